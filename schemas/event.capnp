@@ -51,6 +51,9 @@ struct Event {
     validationFailure @23 :ValidationFailure;
     endpointHealth @24 :EndpointHealth;
   }
+
+  parentComm @25 :Data;       # comm of the parent process, when capture knows it
+
 }
 
 struct ProcessExec {

@@ -1,0 +1,57 @@
+// The contract between the shipper's delivery engine and each sink (file, Splunk HEC, OTLP/HTTP,
+// NATS JetStream). Trust: shipper process (the only one with network).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event.capnp.h"
+
+namespace ringward::shipper {
+
+// One event as the shipper holds it: the Cap'n Proto record (the same bytes as in the ring and the
+// disk buffer) plus what delivery needs without decoding.
+struct OutEvent {
+  uint64_t id = 0;
+  schema::Priority priority = schema::Priority::NORMAL;
+  uint64_t wall_ns = 0;
+  std::string record;  // flat (unpacked) Cap'n Proto message, 8-byte aligned when copied out
+};
+
+enum class SendStatus {
+  ok,         // every event acknowledged (minus `rejected`, which go to the DLQ)
+  retry,      // transient: retry the whole batch later (503, 429, timeout, disconnect)
+  permanent,  // the whole batch can never be accepted as is (bad token, 4xx): split/DLQ
+};
+
+struct Rejection {
+  size_t index = 0;  // index into the batch
+  int status = 0;    // protocol status code (HTTP status, HEC code, ...)
+  std::string reason;
+};
+
+struct SendResult {
+  SendStatus status = SendStatus::ok;
+  int protocol_status = 0;  // HTTP status or equivalent, 0 when none (e.g. connection error)
+  std::optional<std::chrono::milliseconds> retry_after;  // server asked for at least this delay
+  bool backpressure = false;  // 429, X-Backpressure: true, {"status":"BACKPRESSURE"}, closed conn
+  std::vector<Rejection> rejected;  // events permanently refused inside an otherwise ok batch
+  uint64_t duplicates = 0;          // events the peer reported as already stored
+  std::string detail;               // human-readable, for logs and /stats
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual std::string_view name() const = 0;  // "file", "splunk_hec:<endpoint>", ...
+  // Delivers one batch synchronously, bounded by the sink's own timeouts. "ok" means the peer
+  // acknowledged durably as far as the protocol allows (HEC indexer ack, JetStream PubAck).
+  virtual SendResult send(std::span<const OutEvent> batch) = 0;
+};
+
+}  // namespace ringward::shipper
