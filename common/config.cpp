@@ -1,0 +1,398 @@
+#include "common/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace ringward {
+namespace {
+
+constexpr std::string_view kDefaultConfig = R"toml(# ringward embedded default configuration
+[supervisor]
+control_socket = "/run/ringward/control.sock"
+run_dir = "/run/ringward"
+
+[capture]
+source = "ebpf"
+
+[processor]
+max_events_per_second = 10000
+
+[shipper]
+buffer_dir = "/var/lib/ringward/buffer"
+dlq_dir = "/var/lib/ringward/dlq"
+metrics_listen = "127.0.0.1:9464"
+
+[[shipper.sinks]]
+type = "file"
+path = "/var/lib/ringward/events.ndjson"
+)toml";
+
+struct ConfigFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Binds the keys of one section, remembering which it saw so unknown keys can be reported.
+class Section {
+ public:
+  Section(const toml::table* table, std::string name, std::string origin)
+      : table_(table), name_(std::move(name)), origin_(std::move(origin)) {}
+
+  void str(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed = {}) {
+    if (auto v = value(key)) {
+      auto s = v->value<std::string>();
+      if (!s) fail(key, *v, "expected a string");
+      out = *s;
+    } else if (auto e = env(key)) {
+      out = *e;
+    } else {
+      return check_allowed(key, out, allowed, nullptr);
+    }
+    check_allowed(key, out, allowed, value(key));
+  }
+
+  void integer(std::string_view key, int64_t& out, int64_t lo, int64_t hi) {
+    const toml::node* v = value(key);
+    if (v) {
+      auto i = v->value_exact<int64_t>();
+      if (!i) fail(key, *v, "expected an integer");
+      out = *i;
+    } else if (auto e = env(key)) {
+      try {
+        size_t used = 0;
+        out = std::stoll(*e, &used, 0);
+        if (used != e->size()) throw std::invalid_argument("trailing characters");
+      } catch (const std::exception&) {
+        throw ConfigFailure(fmt::format("environment {}: key '{}.{}': expected an integer, got '{}'",
+                                        env_name(key), name_, key, *e));
+      }
+    } else {
+      return;
+    }
+    if (out < lo || out > hi) fail(key, v, fmt::format("{} is out of range [{}, {}]", out, lo, hi));
+  }
+
+  void real(std::string_view key, double& out, double lo, double hi) {
+    const toml::node* v = value(key);
+    if (v) {
+      auto d = v->value<double>();
+      if (!d) fail(key, *v, "expected a number");
+      out = *d;
+    } else if (auto e = env(key)) {
+      char* end = nullptr;
+      out = std::strtod(e->c_str(), &end);
+      if (end == e->c_str() || *end != '\0')
+        throw ConfigFailure(fmt::format("environment {}: key '{}.{}': expected a number, got '{}'",
+                                        env_name(key), name_, key, *e));
+    } else {
+      return;
+    }
+    if (!(out >= lo && out <= hi)) fail(key, v, fmt::format("{} is out of range [{}, {}]", out, lo, hi));
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    if (auto v = value(key)) {
+      auto b = v->value_exact<bool>();
+      if (!b) fail(key, *v, "expected true or false");
+      out = *b;
+    } else if (auto e = env(key)) {
+      if (*e == "true" || *e == "1") out = true;
+      else if (*e == "false" || *e == "0") out = false;
+      else
+        throw ConfigFailure(fmt::format("environment {}: key '{}.{}': expected true or false, got '{}'",
+                                        env_name(key), name_, key, *e));
+    }
+  }
+
+  template <class T>
+  void list(std::string_view key, std::vector<T>& out) {
+    const toml::node* v = value(key);
+    if (!v) return;
+    const auto* arr = v->as_array();
+    if (!arr) fail(key, *v, "expected an array");
+    out.clear();
+    for (const auto& el : *arr) {
+      auto x = el.value_exact<T>();
+      if (!x) fail(key, el, "array element has the wrong type");
+      out.push_back(*x);
+    }
+  }
+
+  // Every key of the table must have been bound.
+  void reject_unknown() const {
+    if (!table_) return;
+    for (const auto& [k, v] : *table_) {
+      if (!seen_.count(std::string(k.str())) && !ignored_.count(std::string(k.str())))
+        fail(k.str(), &v, "unknown key");
+    }
+  }
+  void ignore(std::string_view key) { ignored_.insert(std::string(key)); }
+
+  [[noreturn]] void fail(std::string_view key, const toml::node* v, std::string_view what) const {
+    std::string where = origin_;
+    if (v && v->source().begin.line) where += fmt::format(":{}", v->source().begin.line);
+    throw ConfigFailure(fmt::format("{}: key '{}.{}': {}", where, name_, key, what));
+  }
+  [[noreturn]] void fail(std::string_view key, const toml::node& v, std::string_view what) const {
+    fail(key, &v, what);
+  }
+
+ private:
+  const toml::node* value(std::string_view key) {
+    seen_.insert(std::string(key));
+    return table_ ? table_->get(key) : nullptr;
+  }
+  std::string env_name(std::string_view key) const {
+    return "RINGWARD_" + upper(name_) + "_" + upper(key);
+  }
+  std::optional<std::string> env(std::string_view key) const {
+    const char* e = std::getenv(env_name(key).c_str());
+    if (!e) return std::nullopt;
+    return std::string(e);
+  }
+  void check_allowed(std::string_view key, const std::string& v,
+                     std::initializer_list<std::string_view> allowed, const toml::node* node) const {
+    if (allowed.size() == 0) return;
+    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return;
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    fail(key, node, fmt::format("'{}' is not one of: {}", v, list));
+  }
+
+  const toml::table* table_;
+  std::string name_;
+  std::string origin_;
+  std::set<std::string> seen_;
+  std::set<std::string> ignored_;
+};
+
+const toml::table* subtable(const toml::table& root, std::string_view name, const std::string& origin) {
+  const toml::node* n = root.get(name);
+  if (!n) return nullptr;
+  const toml::table* t = n->as_table();
+  if (!t)
+    throw ConfigFailure(fmt::format("{}:{}: key '{}': expected a table", origin,
+                                    n->source().begin.line, name));
+  return t;
+}
+
+// Keys each sink type accepts besides `type`; values are validated by the sink factory too.
+const std::map<std::string, std::set<std::string>>& sink_keys() {
+  static const std::map<std::string, std::set<std::string>> keys = {
+      {"file", {"path", "max_file_mb", "max_files"}},
+      {"splunk_hec",
+       {"endpoint", "token", "index", "sourcetype", "source", "indexer_ack", "ack_timeout_ms",
+        "timeout_ms", "tls_verify"}},
+      {"otlp_http", {"endpoint", "encoding", "timeout_ms", "headers", "tls_verify"}},
+      {"nats_jetstream",
+       {"url", "stream", "subject", "create_stream", "replicas", "max_pending", "timeout_ms"}},
+  };
+  return keys;
+}
+const std::set<std::string> kCommonSinkKeys = {"batch_size", "flush_interval", "compression",
+                                                "max_retries", "name"};
+
+SinkConfig parse_sink(const toml::table& t, const std::string& origin) {
+  SinkConfig s;
+  int line = static_cast<int>(t.source().begin.line);
+  s.origin = line ? fmt::format("{}:{}", origin, line) : origin;
+  const toml::node* type = t.get("type");
+  if (!type || !type->is_string())
+    throw ConfigFailure(fmt::format("{}: key 'shipper.sinks.type': required string (file, "
+                                    "splunk_hec, otlp_http, nats_jetstream)", s.origin));
+  s.type = *type->value<std::string>();
+  auto it = sink_keys().find(s.type);
+  if (it == sink_keys().end())
+    throw ConfigFailure(fmt::format("{}: key 'shipper.sinks.type': unknown sink type '{}'", s.origin,
+                                    s.type));
+  for (const auto& [k, v] : t) {
+    std::string key(k.str());
+    if (key == "type") continue;
+    std::string where = v.source().begin.line
+                            ? fmt::format("{}:{}", origin, v.source().begin.line)
+                            : s.origin;
+    if (!it->second.count(key) && !kCommonSinkKeys.count(key))
+      throw ConfigFailure(fmt::format("{}: key 'shipper.sinks.{}': unknown key for a '{}' sink",
+                                      where, key, s.type));
+    if (auto str = v.value_exact<std::string>()) s.options[key] = *str;
+    else if (auto i = v.value_exact<int64_t>()) s.options[key] = std::to_string(*i);
+    else if (auto d = v.value_exact<double>()) s.options[key] = fmt::format("{}", *d);
+    else if (auto b = v.value_exact<bool>()) s.options[key] = *b ? "true" : "false";
+    else
+      throw ConfigFailure(fmt::format("{}: key 'shipper.sinks.{}': expected a string, number or "
+                                      "boolean", where, key));
+  }
+  auto need = [&](const char* key) {
+    if (!s.options.count(key))
+      throw ConfigFailure(fmt::format("{}: key 'shipper.sinks.{}': required for a '{}' sink",
+                                      s.origin, key, s.type));
+  };
+  if (s.type == "file") need("path");
+  if (s.type == "splunk_hec") { need("endpoint"); need("token"); }
+  if (s.type == "otlp_http") need("endpoint");
+  if (s.type == "nats_jetstream") { need("url"); need("stream"); need("subject"); }
+  if (s.options.count("batch_size") && s.get_int("batch_size", 0) <= 0)
+    throw ConfigFailure(fmt::format("{}: key 'shipper.sinks.batch_size': must be > 0", s.origin));
+  return s;
+}
+
+Config parse(const toml::table& root, const std::string& origin) {
+  Config c;
+  c.origin = origin;
+  static const std::set<std::string> kSections = {"supervisor", "capture", "processor", "shipper",
+                                                   "logging"};
+  for (const auto& [k, v] : root)
+    if (!kSections.count(std::string(k.str())))
+      throw ConfigFailure(fmt::format("{}:{}: key '{}': unknown section", origin,
+                                      v.source().begin.line, k.str()));
+
+  Section sup(subtable(root, "supervisor", origin), "supervisor", origin);
+  auto& s = c.supervisor;
+  sup.str("control_socket", s.control_socket);
+  sup.str("run_dir", s.run_dir);
+  sup.str("libexec_dir", s.libexec_dir);
+  sup.integer("event_buffer_size", s.event_buffer_size, 64 << 10, int64_t{1} << 30);
+  if (s.event_buffer_size & (s.event_buffer_size - 1))
+    sup.fail("event_buffer_size", nullptr, "must be a power of two");
+  sup.integer("restart_backoff_initial_ms", s.restart_backoff_initial_ms, 1, 60000);
+  sup.integer("restart_backoff_max_ms", s.restart_backoff_max_ms, 1, 3600000);
+  sup.integer("stable_after_s", s.stable_after_s, 1, 86400);
+  sup.integer("max_restarts", s.max_restarts, 1, 1000000);
+  sup.integer("restart_window_s", s.restart_window_s, 1, 86400);
+  sup.integer("shutdown_timeout_s", s.shutdown_timeout_s, 1, 3600);
+  sup.str("admin_group", s.admin_group);
+  sup.reject_unknown();
+
+  Section cap(subtable(root, "capture", origin), "capture", origin);
+  auto& k = c.capture;
+  cap.str("source", k.source, {"ebpf", "synthetic"});
+  cap.integer("synthetic_events", k.synthetic_events, 0, int64_t{1} << 50);
+  cap.integer("synthetic_rate", k.synthetic_rate, 0, 100'000'000);
+  cap.integer("synthetic_seed", k.synthetic_seed, 0, INT64_MAX);
+  cap.str("host", k.host);
+  cap.integer("overflow_events", k.overflow_events, 16, 1 << 22);
+  cap.boolean("http_capture", k.http_capture);
+  cap.boolean("tls_uprobes", k.tls_uprobes);
+  cap.integer("http_timeout_ms", k.http_timeout_ms, 10, 3600000);
+  cap.integer("max_argv_bytes", k.max_argv_bytes, 0, 4096);
+  cap.list("include_comm", k.include_comm);
+  cap.list("exclude_comm", k.exclude_comm);
+  cap.list("exclude_uids", k.exclude_uids);
+  cap.reject_unknown();
+
+  Section proc(subtable(root, "processor", origin), "processor", origin);
+  auto& p = c.processor;
+  proc.str("user", p.user);
+  proc.integer("max_event_size", p.max_event_size, 1024, 64 << 20);
+  proc.integer("max_events_per_second", p.max_events_per_second, 1, 100'000'000);
+  proc.integer("burst", p.burst, 1, 1'000'000'000);
+  proc.integer("max_memory_bytes", p.max_memory_bytes, 16 << 20, int64_t{1} << 40);
+  proc.integer("clock_skew_ms", p.clock_skew_ms, 0, 3600000);
+  proc.real("backpressure_threshold", p.backpressure_threshold, 0.05, 0.95);
+  proc.integer("breaker_failure_threshold", p.breaker_failure_threshold, 1, 1'000'000);
+  proc.integer("breaker_recovery_s", p.breaker_recovery_s, 1, 86400);
+  proc.integer("breaker_success_threshold", p.breaker_success_threshold, 1, 1'000'000);
+  proc.str("rules_file", p.rules_file);
+  proc.boolean("sandbox", p.sandbox);
+  proc.reject_unknown();
+
+  const toml::table* shipper_table = subtable(root, "shipper", origin);
+  Section ship(shipper_table, "shipper", origin);
+  auto& sh = c.shipper;
+  ship.str("user", sh.user);
+  ship.str("buffer_dir", sh.buffer_dir);
+  ship.str("dlq_dir", sh.dlq_dir);
+  ship.integer("max_memory_buffer_mb", sh.max_memory_buffer_mb, 1, 1 << 20);
+  ship.integer("max_buffer_size_mb", sh.max_buffer_size_mb, 1, 1 << 24);
+  ship.integer("max_dlq_size_mb", sh.max_dlq_size_mb, 1, 1 << 24);
+  ship.integer("backpressure_threshold", sh.backpressure_threshold, 1 << 16, int64_t{1} << 40);
+  ship.str("fsync", sh.fsync, {"always", "interval", "batch"});
+  ship.integer("fsync_interval_ms", sh.fsync_interval_ms, 1, 3600000);
+  ship.str("metrics_listen", sh.metrics_listen);
+  ship.ignore("sinks");
+  ship.reject_unknown();
+  if (shipper_table) {
+    if (const toml::node* sinks = shipper_table->get("sinks")) {
+      const toml::array* arr = sinks->as_array();
+      if (!arr)
+        ship.fail("sinks", sinks, "expected an array of tables ([[shipper.sinks]])");
+      for (const auto& el : *arr) {
+        const toml::table* t = el.as_table();
+        if (!t) ship.fail("sinks", &el, "expected a table");
+        sh.sinks.push_back(parse_sink(*t, origin));
+      }
+    }
+  }
+  if (sh.sinks.empty())
+    throw ConfigFailure(fmt::format("{}: key 'shipper.sinks': at least one sink is required", origin));
+
+  Section log(subtable(root, "logging", origin), "logging", origin);
+  log.str("level", c.logging.level, {"trace", "debug", "info", "warn", "error"});
+  log.reject_unknown();
+  return c;
+}
+
+}  // namespace
+
+std::string SinkConfig::get(std::string_view key, std::string_view dflt) const {
+  auto it = options.find(std::string(key));
+  return it == options.end() ? std::string(dflt) : it->second;
+}
+int64_t SinkConfig::get_int(std::string_view key, int64_t dflt) const {
+  auto it = options.find(std::string(key));
+  if (it == options.end()) return dflt;
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    return dflt;
+  }
+}
+bool SinkConfig::get_bool(std::string_view key, bool dflt) const {
+  auto it = options.find(std::string(key));
+  if (it == options.end()) return dflt;
+  return it->second == "true";
+}
+
+std::string_view embedded_default_config() { return kDefaultConfig; }
+
+ConfigResult load_config_text(std::string_view text, std::string_view origin) {
+  ConfigResult r;
+  try {
+    toml::table root = toml::parse(text, origin);
+    r.config = parse(root, std::string(origin));
+  } catch (const toml::parse_error& e) {
+    r.error = fmt::format("{}:{}:{}: {}", origin, e.source().begin.line, e.source().begin.column,
+                          e.description());
+  } catch (const ConfigFailure& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+ConfigResult load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return ConfigResult{std::nullopt, fmt::format("{}: cannot read the file", path)};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), path);
+}
+
+ConfigResult load_config(const std::string& path_or_empty) {
+  if (path_or_empty.empty()) return load_config_text(kDefaultConfig, "<embedded default>");
+  return load_config_file(path_or_empty);
+}
+
+}  // namespace ringward

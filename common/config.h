@@ -1,0 +1,109 @@
+// ringward configuration: one TOML file with a section per process, the embedded default when no
+// file is given, environment overrides RINGWARD_<SECTION>_<KEY>. Unknown keys, wrong types and
+// out-of-range values fail with file, line and key. Trust: read by the supervisor (validated
+// before any child starts) and again by each child from the same file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringward {
+
+struct SupervisorConfig {
+  std::string control_socket = "/run/ringward/control.sock";
+  std::string run_dir = "/run/ringward";
+  std::string libexec_dir;              // empty: compiled-in, then RINGWARD_LIBEXEC_DIR
+  int64_t event_buffer_size = 16 << 20;  // bytes in each shared-memory ring (power of two)
+  int64_t restart_backoff_initial_ms = 100;
+  int64_t restart_backoff_max_ms = 30000;
+  int64_t stable_after_s = 30;      // a child up this long resets its backoff
+  int64_t max_restarts = 10;        // permanent failure after this many deaths ...
+  int64_t restart_window_s = 120;   // ... within this window
+  int64_t shutdown_timeout_s = 20;  // graceful drain bound on SIGTERM
+  std::string admin_group = "ringward";
+};
+
+struct CaptureConfig {
+  std::string source = "ebpf";  // "ebpf" | "synthetic"
+  int64_t synthetic_events = 0;  // 0 = unbounded
+  int64_t synthetic_rate = 0;    // events/s, 0 = as fast as possible
+  int64_t synthetic_seed = 1;
+  std::string host;                     // empty: gethostname()
+  int64_t overflow_events = 8192;       // events held by priority while the raw ring is full
+  bool http_capture = true;
+  bool tls_uprobes = true;
+  int64_t http_timeout_ms = 30000;
+  int64_t max_argv_bytes = 512;
+  std::vector<std::string> include_comm;
+  std::vector<std::string> exclude_comm;
+  std::vector<int64_t> exclude_uids;
+};
+
+struct ProcessorConfig {
+  std::string user;                    // empty: keep the supervisor's identity (tests, dev)
+  int64_t max_event_size = 1 << 20;    // bytes; larger records are invalid
+  int64_t max_events_per_second = 10000;
+  int64_t burst = 20000;
+  int64_t max_memory_bytes = int64_t{1} << 30;
+  int64_t clock_skew_ms = 5000;
+  double backpressure_threshold = 0.60;  // out-ring utilisation where shedding levels start
+  int64_t breaker_failure_threshold = 100;
+  int64_t breaker_recovery_s = 30;
+  int64_t breaker_success_threshold = 50;
+  std::string rules_file;  // empty: the embedded default rules
+  bool sandbox = true;     // seccomp + no_new_privs + rlimits (never disable in production)
+};
+
+struct SinkConfig {
+  std::string type;  // file | splunk_hec | otlp_http | nats_jetstream
+  std::map<std::string, std::string> options;  // every other key, validated per type
+  std::string origin;                          // "file:line" of the [[shipper.sinks]] table
+  std::string get(std::string_view key, std::string_view dflt = "") const;
+  int64_t get_int(std::string_view key, int64_t dflt) const;
+  bool get_bool(std::string_view key, bool dflt) const;
+};
+
+struct ShipperConfig {
+  std::string user;
+  std::string buffer_dir = "/var/lib/ringward/buffer";
+  std::string dlq_dir = "/var/lib/ringward/dlq";
+  int64_t max_memory_buffer_mb = 64;
+  int64_t max_buffer_size_mb = 1024;
+  int64_t max_dlq_size_mb = 256;
+  int64_t backpressure_threshold = 48 << 20;  // bytes in memory before spilling to disk
+  std::string fsync = "interval";              // always | interval | batch
+  int64_t fsync_interval_ms = 1000;
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::vector<SinkConfig> sinks;
+};
+
+struct LoggingConfig {
+  std::string level = "info";  // trace | debug | info | warn | error
+};
+
+struct Config {
+  SupervisorConfig supervisor;
+  CaptureConfig capture;
+  ProcessorConfig processor;
+  ShipperConfig shipper;
+  LoggingConfig logging;
+  std::string origin;  // the file it came from, or "<embedded default>"
+};
+
+struct ConfigResult {
+  std::optional<Config> config;
+  std::string error;  // "file:line: key 'x.y': what is wrong"
+};
+
+// The TOML text used when no file is given.
+std::string_view embedded_default_config();
+ConfigResult load_config_text(std::string_view text, std::string_view origin);
+ConfigResult load_config_file(const std::string& path);
+// File if non-empty, otherwise the embedded default; then environment overrides.
+ConfigResult load_config(const std::string& path_or_empty);
+
+}  // namespace ringward
