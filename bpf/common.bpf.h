@@ -1,0 +1,201 @@
+// Helpers shared by every ringward BPF concern, grouped by layer: config__ (read-only knobs),
+// counters__ (per-CPU accounting in .bss), filter__ (in-kernel include/exclude), envelope__
+// (process context), ringbuf__ (reservation with loss accounting), sock__ (fd -> struct sock).
+// Maps defined here exist once per object; the loader makes every object share the first
+// object's ring buffer and filter maps (bpf_map__reuse_fd). Trust: kernel.
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define RW_AF_INET 2
+#define RW_AF_INET6 10
+#define RW_SOCK_STREAM 1
+#define RW_S_IFMT 00170000
+#define RW_S_IFSOCK 0140000
+
+/* ---- maps shared by all objects -------------------------------------------------------------- */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 << 20); /* resized by the loader from options */
+} rw_events SEC(".maps");
+
+struct rw_comm_key {
+  char comm[RW_COMM_LEN];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64); /* filled once by the loader, never grows */
+  __type(key, struct rw_comm_key);
+  __type(value, __u8);
+} rw_comm_include SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64);
+  __type(key, struct rw_comm_key);
+  __type(value, __u8);
+} rw_comm_exclude SEC(".maps");
+
+/* ---- config ---------------------------------------------------------------------------------- */
+
+const volatile struct rw_config rw_cfg = {};
+
+/* ---- counters -------------------------------------------------------------------------------- */
+
+/* [cpu][kind][counter]; each CPU writes only its own row, so plain adds would do, but programs of
+ * one CPU can nest (uprobe inside a tracepoint is impossible, softirq is not), so stay atomic. */
+__u64 rw_counters[RW_MAX_CPUS][RW_KIND_COUNT][RW_CNT_COUNT] = {};
+
+static __always_inline void counters__inc(__u32 kind, __u32 counter) {
+  __u32 cpu = bpf_get_smp_processor_id() & (RW_MAX_CPUS - 1);
+  if (kind >= RW_KIND_COUNT || counter >= RW_CNT_COUNT) return;
+  __sync_fetch_and_add(&rw_counters[cpu][kind][counter], 1);
+}
+
+/* ---- filter ---------------------------------------------------------------------------------- */
+
+/* The agent's own processes: listed tgids or the comm prefix. Cheapest check, done first. */
+static __always_inline bool filter__is_own(__u32 tgid, const char *comm) {
+  for (int i = 0; i < RW_FILTER_MAX; i++) {
+    if (i >= rw_cfg.n_own_pids) break;
+    if (rw_cfg.own_pids[i] == tgid) return true;
+  }
+  __u32 n = rw_cfg.own_prefix_len;
+  if (n == 0) return false;
+  for (int i = 0; i < RW_COMM_LEN; i++) {
+    if (i >= n) return true;
+    if (comm[i] != rw_cfg.own_prefix[i]) return false;
+  }
+  return true;
+}
+
+/* All configured filters. `comm` must be the current task's comm. */
+static __always_inline bool filter__pass(__u32 tgid, __u32 uid, const char *comm) {
+  if (filter__is_own(tgid, comm)) return false;
+  for (int i = 0; i < RW_FILTER_MAX; i++) {
+    if (i >= rw_cfg.n_excl_uids) break;
+    if (rw_cfg.excl_uids[i] == uid) return false;
+  }
+  if (rw_cfg.n_excl_cgroups) {
+    __u64 cg = bpf_get_current_cgroup_id();
+    for (int i = 0; i < RW_FILTER_MAX; i++) {
+      if (i >= rw_cfg.n_excl_cgroups) break;
+      if (rw_cfg.excl_cgroups[i] == cg) return false;
+    }
+  }
+  if (rw_cfg.n_incl_comms || rw_cfg.n_excl_comms) {
+    struct rw_comm_key key = {};
+    __builtin_memcpy(key.comm, comm, RW_COMM_LEN);
+    if (rw_cfg.n_incl_comms && !bpf_map_lookup_elem(&rw_comm_include, &key)) return false;
+    if (rw_cfg.n_excl_comms && bpf_map_lookup_elem(&rw_comm_exclude, &key)) return false;
+  }
+  return true;
+}
+
+/* Filters the current task; counts a filtered event against `kind`. */
+static __always_inline bool filter__current(__u32 kind) {
+  char comm[RW_COMM_LEN];
+  bpf_get_current_comm(comm, sizeof(comm));
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  __u32 uid = (__u32)bpf_get_current_uid_gid();
+  if (filter__pass(tgid, uid, comm)) return true;
+  counters__inc(kind, RW_CNT_FILTERED);
+  return false;
+}
+
+/* ---- envelope -------------------------------------------------------------------------------- */
+
+static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u64 uid_gid = bpf_get_current_uid_gid();
+  struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+  e->mono_ns = bpf_ktime_get_ns();
+  e->cgroup_id = bpf_get_current_cgroup_id();
+  e->pid = pid_tgid >> 32;
+  e->tid = (__u32)pid_tgid;
+  e->ppid = BPF_CORE_READ(parent, tgid);
+  e->uid = (__u32)uid_gid;
+  e->gid = uid_gid >> 32;
+  e->kind = kind;
+  e->version = RW_LAYOUT_VERSION;
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  bpf_core_read(e->pcomm, sizeof(e->pcomm), &parent->comm);
+}
+
+/* ---- ring buffer ----------------------------------------------------------------------------- */
+
+/* Reserve or count the loss. No wake-up on submit: the consumer polls on a short interval, which
+ * costs it far less than a wake-up per event (MACHINE.md: ~30 % of a core vs < 2 %). */
+static __always_inline void *ringbuf__reserve(__u64 size, __u32 kind) {
+  void *rec = bpf_ringbuf_reserve(&rw_events, size, 0);
+  if (!rec) counters__inc(kind, RW_CNT_RINGBUF_FULL);
+  return rec;
+}
+
+static __always_inline void ringbuf__submit(void *rec, __u32 kind) {
+  bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+  counters__inc(kind, RW_CNT_EMITTED);
+}
+
+/* ---- syscall arguments at sys_exit ----------------------------------------------------------- */
+
+/* At a sys_exit tracepoint the user registers saved at entry are intact (only ax holds the
+ * result), so one exit hook sees both arguments and result: no enter hook, no per-call map
+ * update. x86-64 syscall ABI: di, si, dx, r10, r8, r9. */
+static __always_inline struct pt_regs *sysargs__regs(void) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  return (struct pt_regs *)bpf_task_pt_regs(task);
+}
+
+/* ---- sockets --------------------------------------------------------------------------------- */
+
+/* fd of the current task -> struct sock of a TCP (INET/INET6 stream) socket, or NULL. */
+static __always_inline struct sock *sock__tcp_from_fd(__u64 fd) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt) return NULL;
+  unsigned int max = BPF_CORE_READ(fdt, max_fds);
+  if (fd >= max) return NULL;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *file = NULL;
+  bpf_core_read(&file, sizeof(file), &fds[fd]);
+  if (!file) return NULL;
+  umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+  if ((mode & RW_S_IFMT) != RW_S_IFSOCK) return NULL;
+  struct socket *socket = BPF_CORE_READ(file, private_data);
+  if (!socket) return NULL;
+  short type = BPF_CORE_READ(socket, type);
+  if (type != RW_SOCK_STREAM) return NULL;
+  struct sock *sk = BPF_CORE_READ(socket, sk);
+  if (!sk) return NULL;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != RW_AF_INET && family != RW_AF_INET6) return NULL;
+  return sk;
+}
+
+/* Local and remote address of a connected INET socket; ports in host order. */
+static __always_inline void sock__addrs(struct sock *sk, __u16 *family, __u8 laddr[16],
+                                        __u8 raddr[16], __u16 *lport, __u16 *rport) {
+  __u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+  *family = fam;
+  *lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  *rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  if (fam == RW_AF_INET) {
+    bpf_core_read(laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+    bpf_core_read(raddr, 4, &sk->__sk_common.skc_daddr);
+  } else {
+    bpf_core_read(laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+    bpf_core_read(raddr, 16, &sk->__sk_common.skc_v6_daddr);
+  }
+}

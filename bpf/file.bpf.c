@@ -1,0 +1,46 @@
+// File opens: openat and openat2 (path, flags, mode, result). One sys_exit hook per syscall;
+// the arguments come from the saved user registers (see sysargs__regs). Trust: kernel.
+#include "common.bpf.h"
+
+struct open_how_user {
+  __u64 flags;
+  __u64 mode;
+  __u64 resolve;
+};
+
+static __always_inline int file__emit(__u16 syscall, long ret) {
+  if (!filter__current(RW_KIND_FILE_OPEN)) return 0;
+  struct pt_regs *regs = sysargs__regs();
+  const char *path = (const char *)BPF_CORE_READ(regs, si);
+  __u64 flags = 0, mode = 0;
+  if (syscall == RW_OPENAT) {
+    flags = BPF_CORE_READ(regs, dx);
+    mode = BPF_CORE_READ(regs, r10);
+  } else {
+    struct open_how_user how = {};
+    bpf_probe_read_user(&how, sizeof(how), (const void *)BPF_CORE_READ(regs, dx));
+    flags = how.flags;
+    mode = how.mode;
+  }
+  struct rw_file_open *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_FILE_OPEN);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_FILE_OPEN);
+  rec->result = ret;
+  rec->flags = flags;
+  rec->mode = mode;
+  rec->syscall = syscall;
+  long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), path);
+  rec->path_len = n > 0 ? n - 1 : 0;
+  ringbuf__submit(rec, RW_KIND_FILE_OPEN);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int file_openat_exit(struct trace_event_raw_sys_exit *ctx) {
+  return file__emit(RW_OPENAT, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int file_openat2_exit(struct trace_event_raw_sys_exit *ctx) {
+  return file__emit(RW_OPENAT2, ctx->ret);
+}

@@ -1,0 +1,224 @@
+// HTTP exchange tracking shared by the plaintext syscall hooks (http.bpf.c) and the libssl
+// uprobes (tls.bpf.c). A request is parked in a direct-mapped table of pending requests keyed by
+// (process, socket); its response completes it in-kernel, so latency is measured where it
+// happens and one record carries request and response. A colliding request evicts the parked one
+// as an EVICTED record (never lost silently); user space completes stale ones as TIMEOUT by
+// sweeping the mmapped table (no syscalls, so it keeps working under seccomp).
+// Trust: kernel; the payload bytes are attacker-controlled and only copied, never interpreted
+// beyond an 8-byte prefix check.
+#pragma once
+
+#include "common.bpf.h"
+
+#define RW_DIR_OUT 0 /* bytes this process sent */
+#define RW_DIR_IN 1  /* bytes this process received */
+#define RW_HTTP_MAX_IOV 4
+
+enum { HTTP_NONE = 0, HTTP_REQUEST = 1, HTTP_RESPONSE = 2 };
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, RW_HTTP_SLOTS);
+  __type(key, __u32);
+  __type(value, struct rw_http_slot);
+} rw_http_slots SEC(".maps");
+
+/* Per-CPU gather buffer: twice the capture size so `offset (< 1024) + length (<= 1024)` is
+ * provably in bounds for the verifier. A preempted program on the same CPU could interleave
+ * bytes here; that corrupts captured payload, never memory, and is rare enough to accept. */
+struct http_scratch {
+  char buf[2 * RW_HTTP_MAX];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct http_scratch);
+} rw_http_scratch SEC(".maps");
+
+struct rw_iovec {
+  __u64 base;
+  __u64 len;
+};
+
+#define RW_W4(a, b, c, d) \
+  ((__u32)(a) | ((__u32)(b) << 8) | ((__u32)(c) << 16) | ((__u32)(d) << 24))
+
+static __always_inline int http__classify(const char p[8]) {
+  __u32 w = (__u32)(__u8)p[0] | ((__u32)(__u8)p[1] << 8) | ((__u32)(__u8)p[2] << 16) |
+            ((__u32)(__u8)p[3] << 24);
+  if (w == RW_W4('H', 'T', 'T', 'P')) return p[4] == '/' ? HTTP_RESPONSE : HTTP_NONE;
+  if (w == RW_W4('G', 'E', 'T', ' ') || w == RW_W4('P', 'O', 'S', 'T') ||
+      w == RW_W4('P', 'U', 'T', ' ') || w == RW_W4('H', 'E', 'A', 'D') ||
+      (w == RW_W4('D', 'E', 'L', 'E') && p[4] == 'T') ||
+      (w == RW_W4('P', 'A', 'T', 'C') && p[4] == 'H') ||
+      (w == RW_W4('O', 'P', 'T', 'I') && p[4] == 'O'))
+    return HTTP_REQUEST;
+  return HTTP_NONE;
+}
+
+static __always_inline __u32 http__slot_index(__u64 key, __u32 tgid) {
+  __u64 h = (key >> 6) ^ (key >> 21) ^ ((__u64)tgid * 2654435761ULL);
+  return (__u32)(h ^ (h >> 32)) & (RW_HTTP_SLOTS - 1);
+}
+
+/* Copies up to RW_HTTP_MAX of the `total` bytes moved, from a plain buffer or an iovec array,
+ * into scratch. Returns the bytes copied. */
+static __always_inline __u32 http__gather(char *dst, __u64 buf, const struct rw_iovec *iov,
+                                          __u32 iovcnt, __u64 total) {
+  __u64 off = 0;
+  if (!iov) {
+    __u64 n = total > RW_HTTP_MAX ? RW_HTTP_MAX : total;
+    if (n == 0) return 0;
+    n = ((n - 1) & (RW_HTTP_MAX - 1)) + 1;
+    return bpf_probe_read_user(dst, n, (const void *)buf) == 0 ? n : 0;
+  }
+  for (int i = 0; i < RW_HTTP_MAX_IOV; i++) {
+    if (i >= iovcnt || off >= RW_HTTP_MAX || off >= total) break;
+    struct rw_iovec v;
+    if (bpf_probe_read_user(&v, sizeof(v), &iov[i]) != 0) break;
+    __u64 n = v.len;
+    if (n > total - off) n = total - off;
+    if (n > RW_HTTP_MAX - off) n = RW_HTTP_MAX - off;
+    if (n == 0) continue;
+    n = ((n - 1) & (RW_HTTP_MAX - 1)) + 1;
+    if (bpf_probe_read_user(dst + (off & (RW_HTTP_MAX - 1)), n, (const void *)v.base) != 0) break;
+    off += n;
+  }
+  return off;
+}
+
+static __always_inline bool http__is_loopback(__u16 family, const __u8 a[16]) {
+  if (family == RW_AF_INET) return a[0] == 127;
+  for (int i = 0; i < 10; i++)
+    if (a[i]) return false;
+  if (a[10] == 0xff && a[11] == 0xff) return a[12] == 127; /* v4-mapped */
+  if (a[10] || a[11] || a[12] || a[13] || a[14]) return false;
+  return a[15] == 1; /* ::1 */
+}
+
+/* Emits a parked request that got no response (evicted); the caller owns the slot (BUSY). */
+static __always_inline void http__emit_unanswered(struct rw_http_slot *slot, __u32 end) {
+  struct rw_http *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_HTTP);
+  if (!rec) return;
+  rec->env = slot->env;
+  rec->conn = slot->conn;
+  rec->resp_size = 0;
+  rec->latency_ns = 0;
+  rec->resp_len = 0;
+  rec->end = end;
+  __u32 len = slot->conn.req_len;
+  if (len > 0) {
+    len = ((len - 1) & (RW_HTTP_MAX - 1)) + 1;
+    bpf_probe_read_kernel(rec->req, len, slot->req);
+  }
+  ringbuf__submit(rec, RW_KIND_HTTP);
+}
+
+static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __u8 tls,
+                                       __u64 buf, const struct rw_iovec *iov, __u32 iovcnt,
+                                       __u64 size) {
+  struct rw_http_conn conn = {};
+  if (sk) {
+    sock__addrs(sk, &conn.family, conn.laddr, conn.raddr, &conn.lport, &conn.rport);
+    /* Loopback: both ends are on this host and the server side reports the exchange. */
+    if (role == RW_ROLE_CLIENT && !rw_cfg.http_capture_client_loopback &&
+        http__is_loopback(conn.family, conn.raddr))
+      return 0;
+  }
+  if (!filter__current(RW_KIND_HTTP)) return 0;
+  __u32 zero = 0;
+  struct http_scratch *scratch = bpf_map_lookup_elem(&rw_http_scratch, &zero);
+  if (!scratch) return 0;
+  conn.req_len = http__gather(scratch->buf, buf, iov, iovcnt, size);
+  conn.req_size = size;
+  conn.role = role;
+  conn.tls = tls;
+
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  __u32 idx = http__slot_index(key, tgid);
+  struct rw_http_slot *slot = bpf_map_lookup_elem(&rw_http_slots, &idx);
+  if (!slot) return 0;
+  __u64 state = slot->state;
+  if (state == RW_SLOT_LIVE) {
+    if (__sync_val_compare_and_swap(&slot->state, RW_SLOT_LIVE, RW_SLOT_BUSY) != RW_SLOT_LIVE) {
+      counters__inc(RW_KIND_HTTP, RW_CNT_SLOT_BUSY);
+      return 0;
+    }
+    counters__inc(RW_KIND_HTTP, RW_CNT_EVICTED);
+    http__emit_unanswered(slot, RW_HTTP_EVICTED);
+  } else if (state != RW_SLOT_FREE ||
+             __sync_val_compare_and_swap(&slot->state, RW_SLOT_FREE, RW_SLOT_BUSY) !=
+                 RW_SLOT_FREE) {
+    counters__inc(RW_KIND_HTTP, RW_CNT_SLOT_BUSY);
+    return 0;
+  }
+  slot->key_sock = key;
+  slot->key_tgid = tgid;
+  envelope__fill(&slot->env, RW_KIND_HTTP);
+  conn.start_ns = slot->env.mono_ns;
+  slot->conn = conn;
+  __u32 len = conn.req_len;
+  if (len > 0) {
+    len = ((len - 1) & (RW_HTTP_MAX - 1)) + 1;
+    bpf_probe_read_kernel(slot->req, len, scratch->buf);
+  }
+  __sync_val_compare_and_swap(&slot->state, RW_SLOT_BUSY, RW_SLOT_LIVE);
+  return 0;
+}
+
+static __always_inline int http__complete(__u64 key, __u64 buf, const struct rw_iovec *iov,
+                                          __u32 iovcnt, __u64 size) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  __u32 idx = http__slot_index(key, tgid);
+  struct rw_http_slot *slot = bpf_map_lookup_elem(&rw_http_slots, &idx);
+  if (!slot) return 0;
+  /* Unlocked pre-check: most responses without a parked request end here, cheaply. */
+  if (slot->state != RW_SLOT_LIVE || slot->key_sock != key || slot->key_tgid != tgid) return 0;
+  __u32 zero = 0;
+  struct http_scratch *scratch = bpf_map_lookup_elem(&rw_http_scratch, &zero);
+  if (!scratch) return 0;
+  __u32 resp_len = http__gather(scratch->buf, buf, iov, iovcnt, size);
+  if (__sync_val_compare_and_swap(&slot->state, RW_SLOT_LIVE, RW_SLOT_BUSY) != RW_SLOT_LIVE)
+    return 0; /* completed or swept concurrently */
+  if (slot->key_sock != key || slot->key_tgid != tgid) {
+    __sync_val_compare_and_swap(&slot->state, RW_SLOT_BUSY, RW_SLOT_LIVE);
+    return 0;
+  }
+  struct rw_http *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_HTTP);
+  if (rec) {
+    envelope__fill(&rec->env, RW_KIND_HTTP);
+    rec->conn = slot->conn;
+    rec->resp_size = size;
+    rec->latency_ns = rec->env.mono_ns - slot->conn.start_ns;
+    rec->end = RW_HTTP_COMPLETE;
+    __u32 len = slot->conn.req_len;
+    if (len > 0) {
+      len = ((len - 1) & (RW_HTTP_MAX - 1)) + 1;
+      bpf_probe_read_kernel(rec->req, len, slot->req);
+    }
+    rec->resp_len = resp_len;
+    if (resp_len > 0) {
+      len = ((resp_len - 1) & (RW_HTTP_MAX - 1)) + 1;
+      bpf_probe_read_kernel(rec->resp, len, scratch->buf);
+    }
+  }
+  __sync_val_compare_and_swap(&slot->state, RW_SLOT_BUSY, RW_SLOT_FREE);
+  if (rec) ringbuf__submit(rec, RW_KIND_HTTP);
+  return 0;
+}
+
+/* Entry point for both directions: `first` holds the first bytes moved (already read). */
+static __always_inline int http__data(int dir, const char first[8], __u64 key, struct sock *sk,
+                                      __u8 tls, __u64 buf, const struct rw_iovec *iov,
+                                      __u32 iovcnt, __u64 size) {
+  int what = http__classify(first);
+  if (what == HTTP_NONE) return 0;
+  if (what == HTTP_REQUEST) {
+    __u8 role = dir == RW_DIR_IN ? RW_ROLE_SERVER : RW_ROLE_CLIENT;
+    return http__begin(key, sk, role, tls, buf, iov, iovcnt, size);
+  }
+  return http__complete(key, buf, iov, iovcnt, size);
+}

@@ -1,0 +1,118 @@
+// Privilege changes: set*id and capset (old and new ids and effective caps, result), and an exec
+// that changed the effective ids or caps (set-uid/set-gid binaries, file caps). The old creds
+// are saved at syscall entry in LRU maps; these syscalls are rare, so the map update is cheap
+// in aggregate. Trust: kernel.
+#include "common.bpf.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32); /* tid */
+  __type(value, struct rw_creds);
+} priv_pending SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32); /* tgid: after exec the thread becomes the group leader */
+  __type(value, struct rw_creds);
+} priv_exec_pending SEC(".maps");
+
+static __always_inline void priv__read_creds(struct rw_creds *c) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  const struct cred *cred = BPF_CORE_READ(task, cred);
+  c->uid = BPF_CORE_READ(cred, uid.val);
+  c->euid = BPF_CORE_READ(cred, euid.val);
+  c->gid = BPF_CORE_READ(cred, gid.val);
+  c->egid = BPF_CORE_READ(cred, egid.val);
+  c->cap_effective = 0;
+  /* kernel_cap_t is u64 (6.3+) or u32[2] (older): the same 8 little-endian bytes either way. */
+  bpf_core_read(&c->cap_effective, sizeof(c->cap_effective), &cred->cap_effective);
+}
+
+static __always_inline int priv__enter(void) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct rw_creds c;
+  priv__read_creds(&c);
+  bpf_map_update_elem(&priv_pending, &tid, &c, BPF_ANY);
+  return 0;
+}
+
+static __always_inline int priv__exit(__u32 syscall, long ret) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct rw_creds *old = bpf_map_lookup_elem(&priv_pending, &tid);
+  if (!old) return 0; /* entered before we attached */
+  struct rw_creds saved = *old;
+  bpf_map_delete_elem(&priv_pending, &tid);
+  if (!filter__current(RW_KIND_PRIV)) return 0;
+  struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_PRIV);
+  rec->syscall = syscall;
+  rec->result = ret;
+  rec->old_creds = saved;
+  priv__read_creds(&rec->new_creds);
+  rec->filename_len = 0;
+  rec->pad = 0;
+  rec->filename[0] = 0;
+  ringbuf__submit(rec, RW_KIND_PRIV);
+  return 0;
+}
+
+#define RW_PRIV_HOOKS(name, id)                                                   \
+  SEC("tracepoint/syscalls/sys_enter_" #name)                                     \
+  int priv_##name##_enter(void *ctx) { return priv__enter(); }                    \
+  SEC("tracepoint/syscalls/sys_exit_" #name)                                      \
+  int priv_##name##_exit(struct trace_event_raw_sys_exit *ctx) {                  \
+    return priv__exit(id, ctx->ret);                                              \
+  }
+
+RW_PRIV_HOOKS(setuid, RW_PRIV_SETUID)
+RW_PRIV_HOOKS(setgid, RW_PRIV_SETGID)
+RW_PRIV_HOOKS(setresuid, RW_PRIV_SETRESUID)
+RW_PRIV_HOOKS(setresgid, RW_PRIV_SETRESGID)
+RW_PRIV_HOOKS(setreuid, RW_PRIV_SETREUID)
+RW_PRIV_HOOKS(setregid, RW_PRIV_SETREGID)
+RW_PRIV_HOOKS(capset, RW_PRIV_CAPSET)
+
+static __always_inline int priv__exec_enter(void) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct rw_creds c;
+  priv__read_creds(&c);
+  bpf_map_update_elem(&priv_exec_pending, &tgid, &c, BPF_ANY);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int priv_execve_enter(void *ctx) { return priv__exec_enter(); }
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int priv_execveat_enter(void *ctx) { return priv__exec_enter(); }
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(priv_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct rw_creds *old = bpf_map_lookup_elem(&priv_exec_pending, &tgid);
+  if (!old) return 0;
+  struct rw_creds saved = *old;
+  bpf_map_delete_elem(&priv_exec_pending, &tgid);
+  struct rw_creds now;
+  priv__read_creds(&now);
+  if (now.euid == saved.euid && now.egid == saved.egid &&
+      (now.cap_effective & ~saved.cap_effective) == 0)
+    return 0; /* the common case: an exec that gained nothing */
+  if (!filter__current(RW_KIND_PRIV)) return 0;
+  struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_PRIV);
+  rec->syscall = RW_PRIV_EXEC;
+  rec->result = 0;
+  rec->old_creds = saved;
+  rec->new_creds = now;
+  rec->pad = 0;
+  long n = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
+                                     BPF_CORE_READ(bprm, filename));
+  rec->filename_len = n > 0 ? n - 1 : 0;
+  ringbuf__submit(rec, RW_KIND_PRIV);
+  return 0;
+}

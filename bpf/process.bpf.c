@@ -1,0 +1,86 @@
+// Process lifecycle: exec (filename, bounded argv, cwd) and exit (wait-style status).
+// BTF tracepoints: they need no tracefs and hand us the task and linux_binprm directly.
+// Trust: kernel.
+#include "common.bpf.h"
+
+#define RW_CWD_COMPONENTS 8
+#define RW_CWD_COMPONENT_LEN (RW_PATH_MAX / RW_CWD_COMPONENTS)
+
+/* Fills cwd with up to 8 path components, leaf first, each NUL-terminated in a 64-byte cell.
+ * Returns the number of components, or RW_CWD_COMPONENTS + 1 when the path was deeper (user
+ * space then marks it truncated). Crosses mount points like d_path does. */
+static __always_inline __u32 cwd__components(struct task_struct *task, char *cwd) {
+  struct path pwd = BPF_CORE_READ(task, fs, pwd);
+  struct dentry *dentry = pwd.dentry;
+  struct vfsmount *vfsmnt = pwd.mnt;
+  struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+  __u32 n = 0;
+  for (int i = 0; i < RW_CWD_COMPONENTS * 2; i++) {
+    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+    if (dentry == mnt_root) {
+      struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+      if (mnt_parent == mnt) return n; /* global root */
+      dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+      mnt = mnt_parent;
+      vfsmnt = &mnt->mnt;
+      continue;
+    }
+    if (dentry == parent) return n;
+    if (n >= RW_CWD_COMPONENTS) return RW_CWD_COMPONENTS + 1;
+    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+    bpf_probe_read_kernel_str(cwd + (n & (RW_CWD_COMPONENTS - 1)) * RW_CWD_COMPONENT_LEN,
+                              RW_CWD_COMPONENT_LEN, name);
+    n++;
+    dentry = parent;
+  }
+  return RW_CWD_COMPONENTS + 1;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  if (!filter__current(RW_KIND_EXEC)) return 0;
+  struct rw_exec *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_EXEC);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_EXEC);
+
+  const char *filename = BPF_CORE_READ(bprm, filename);
+  long n = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename), filename);
+  rec->filename_len = n > 0 ? n - 1 : 0;
+
+  unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+  unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+  __u64 total = arg_end > arg_start ? arg_end - arg_start : 0;
+  __u64 cap = rw_cfg.max_argv_bytes;
+  if (cap > RW_ARGV_MAX) cap = RW_ARGV_MAX;
+  __u64 len = total > cap ? cap : total;
+  rec->argv_total = total;
+  rec->argv_len = 0;
+  if (len > 0) {
+    len = ((len - 1) & (RW_ARGV_MAX - 1)) + 1; /* unsigned clamp the verifier can follow */
+    if (bpf_probe_read_user(rec->argv, len, (const void *)arg_start) == 0) rec->argv_len = len;
+  }
+  rec->cwd_len = cwd__components(task, rec->cwd);
+  ringbuf__submit(rec, RW_KIND_EXEC);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  /* One event per process: only the thread-group leader's exit is reported. */
+  if ((__u32)pid_tgid != (pid_tgid >> 32)) return 0;
+  if (!filter__current(RW_KIND_EXIT)) return 0;
+  struct rw_exit *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_EXIT);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_EXIT);
+  /* do_exit stores the wait()-style status in exit_code before this tracepoint; for a group
+   * exit signal->group_exit_code holds the authoritative value. */
+  int code = BPF_CORE_READ(task, exit_code);
+  unsigned int flags = BPF_CORE_READ(task, signal, flags);
+  if (flags & 0x00000004 /* SIGNAL_GROUP_EXIT */) code = BPF_CORE_READ(task, signal, group_exit_code);
+  rec->exit_code = code;
+  rec->pad = 0;
+  ringbuf__submit(rec, RW_KIND_EXIT);
+  return 0;
+}

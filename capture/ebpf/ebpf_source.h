@@ -1,0 +1,96 @@
+// The eBPF event source: loads the CO-RE programs of bpf/, attaches them, and turns the kernel's
+// fixed-layout ring-buffer records into schema events through the Emitter. After create()
+// returns, pump() needs no new kernel objects and no bpf() calls (ring buffer, counters and the
+// pending-HTTP table are all mmapped), so the process may drop every capability and install
+// seccomp. Trust: capture process; privileged only until create() returns.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "capture/source.h"
+#include "common/clock.h"
+
+namespace ringward::capture {
+
+struct EbpfOptions {
+  // The agent's own processes, never captured (the shipper's HTTP would otherwise feed back).
+  std::vector<uint32_t> exclude_pids;
+  std::string exclude_comm_prefix = "ringward-";
+  // Comm filters (exact, up to 15 bytes each, at most 64 each). Non-empty include: only those.
+  std::vector<std::string> include_comms;
+  std::vector<std::string> exclude_comms;
+  std::vector<uint32_t> exclude_uids;          // at most 16
+  std::vector<uint64_t> exclude_cgroup_ids;    // cgroup v2 ids, at most 16
+  bool http_capture = true;
+  bool tls_uprobes = true;                     // needs http_capture
+  std::string libssl_path;                     // empty: the first libssl.so.3/1.1 found
+  std::chrono::milliseconds http_request_timeout{30000};
+  uint32_t max_argv_bytes = 1024;              // capped at 4096
+  // Also report a client-side exchange whose peer is on loopback (the server side already
+  // reports it; off means each local exchange is reported once).
+  bool http_client_loopback = false;
+  uint32_t ring_buffer_bytes = 8u << 20;       // power of two, >= page size
+  std::chrono::milliseconds poll_interval{2};  // pump's sleep when the ring is empty
+};
+
+// Kinds, in the order of EbpfCounters::kinds.
+enum class EbpfKind : uint32_t { exec, exit, file_open, connect, accept, privilege, http, count };
+const char* ebpf_kind_name(EbpfKind kind);
+
+struct EbpfKindCounters {
+  uint64_t kernel_emitted = 0;  // records the kernel submitted
+  uint64_t ringbuf_full = 0;    // kernel reservation failures (lost, reported via report_lost)
+  uint64_t filtered = 0;        // dropped in-kernel by the configured filters (policy)
+  uint64_t received = 0;        // records decoded by pump()
+  uint64_t emit_rejected = 0;   // Emitter::emit returned false (capture policy, counted there)
+};
+
+struct EbpfCounters {
+  std::array<EbpfKindCounters, static_cast<size_t>(EbpfKind::count)> kinds{};
+  uint64_t invalid_records = 0;  // short or unknown records (counted, skipped)
+  uint64_t http_timeouts = 0;    // pending requests completed by the sweep
+  uint64_t http_evicted = 0;     // pending requests displaced by a colliding request
+  uint64_t http_slot_busy = 0;   // requests not tracked because their slot was contended
+  const EbpfKindCounters& operator[](EbpfKind k) const {
+    return kinds[static_cast<size_t>(k)];
+  }
+};
+
+class EbpfSource;
+
+// Expected failure of create(): `error` names what is missing or what failed.
+struct EbpfOpenResult {
+  std::unique_ptr<EbpfSource> source;
+  std::string error;
+  explicit operator bool() const { return source != nullptr; }
+};
+
+class EbpfSource final : public EventSource {
+ public:
+  // Checks BTF, program and map types and tracefs (mounting it when absent), then opens, loads
+  // and attaches every concern. Optional hooks (TLS uprobes, tracepoints this kernel lacks) that
+  // fail are logged and left out of active_hooks(); a failing mandatory concern fails create().
+  static EbpfOpenResult create(const EbpfOptions& options, const Clock& clock);
+
+  ~EbpfSource() override;
+  EbpfSource(const EbpfSource&) = delete;
+  EbpfSource& operator=(const EbpfSource&) = delete;
+
+  bool pump(Emitter& out, std::chrono::milliseconds budget) override;
+  std::vector<std::string> active_hooks() const override;
+  // Kernel counters are read from mmapped memory; cheap, callable any time.
+  EbpfCounters counters() const;
+
+  struct Impl;
+
+ private:
+  explicit EbpfSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringward::capture

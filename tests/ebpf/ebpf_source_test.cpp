@@ -1,0 +1,695 @@
+// Integration tests of the eBPF source against the real kernel (root): every test triggers the
+// real syscall or process and checks the captured fields, falco-style. Trust: test.
+#include "capture/ebpf/ebpf_source.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rc = ringward::capture;
+namespace fs = std::filesystem;
+using ringward::schema::Event;
+using ringward::schema::Priority;
+
+namespace {
+
+struct Captured {
+  std::unique_ptr<capnp::MallocMessageBuilder> msg;
+  Priority priority;
+  Event::Reader event() { return msg->getRoot<Event>().asReader(); }
+};
+
+struct Lost {
+  std::string stage, reason, kind;
+  int cpu;
+  uint64_t count;
+};
+
+// Stores every event as the real emitter would build it.
+class RecordingEmitter : public rc::Emitter {
+ public:
+  bool emit(Priority priority, kj::FunctionParam<void(Event::Builder)> fill) override {
+    auto msg = std::make_unique<capnp::MallocMessageBuilder>();
+    auto ev = msg->initRoot<Event>();
+    fill(ev);
+    ev.setPriority(priority);
+    events.push_back({std::move(msg), priority});
+    return true;
+  }
+  void report_lost(std::string_view stage, std::string_view reason, std::string_view kind, int cpu,
+                   uint64_t count) override {
+    lost.push_back({std::string(stage), std::string(reason), std::string(kind), cpu, count});
+  }
+  std::vector<Captured> events;
+  std::vector<Lost> lost;
+};
+
+std::string text(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+std::string own_comm() {
+  char c[17] = {};
+  prctl(PR_GET_NAME, c);
+  return c;
+}
+
+uint64_t mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+// cgroup v2 id of this process: the inode number of its cgroup directory.
+uint64_t own_cgroup_id() {
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("0::", 0) == 0) {
+      for (const char* root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+        struct stat st {};
+        if (stat((std::string(root) + line.substr(3)).c_str(), &st) == 0 &&
+            std::string(root) != "/sys/fs/cgroup")
+          return st.st_ino;
+      }
+    }
+  }
+  return 0;
+}
+
+class EbpfTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    rc::EbpfOptions o;
+    o.exclude_comms = {"rwflood"};
+    o.http_request_timeout = std::chrono::milliseconds(1500);
+    auto r = rc::EbpfSource::create(o, clock_);
+    if (!r) {
+      error_ = new std::string(r.error);
+      return;
+    }
+    source_ = r.source.release();
+  }
+  static void TearDownTestSuite() {
+    delete source_;
+    source_ = nullptr;
+  }
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    ASSERT_NE(source_, nullptr) << (error_ ? *error_ : "no source");
+    dir_ = fs::temp_directory_path() / ("rw-ebpf-" + std::to_string(getpid()) + "-" +
+                                        std::to_string(mono_ns() % 1000000));
+    fs::create_directories(dir_);
+    emitter_.events.clear();
+    source_->pump(emitter_, std::chrono::milliseconds(5));  // drain older events
+    emitter_.events.clear();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+
+  // Pumps until `match` finds `want` events or 5 s pass; returns the matches.
+  std::vector<Event::Reader> wait_for(std::function<bool(Event::Reader)> match, size_t want = 1) {
+    uint64_t end = mono_ns() + 5'000'000'000ULL;
+    std::vector<Event::Reader> found;
+    size_t scanned = 0;
+    while (mono_ns() < end) {
+      source_->pump(emitter_, std::chrono::milliseconds(20));
+      for (; scanned < emitter_.events.size(); scanned++) {
+        auto ev = emitter_.events[scanned].event();
+        if (match(ev)) found.push_back(ev);
+      }
+      if (found.size() >= want) break;
+    }
+    return found;
+  }
+
+  Priority priority_of(Event::Reader ev) { return ev.getPriority(); }
+
+  static inline ringward::SystemClock clock_;
+  static inline rc::EbpfSource* source_ = nullptr;
+  static inline std::string* error_ = nullptr;
+  RecordingEmitter emitter_;
+  fs::path dir_;
+};
+
+TEST_F(EbpfTest, ReportsActiveHooks) {
+  auto hooks = source_->active_hooks();
+  auto has = [&](const std::string& h) {
+    return std::find(hooks.begin(), hooks.end(), h) != hooks.end();
+  };
+  EXPECT_TRUE(has("tp_btf:sched_process_exec"));
+  EXPECT_TRUE(has("tracepoint:syscalls:sys_exit_openat"));
+  EXPECT_TRUE(has("tracepoint:syscalls:sys_exit_sendto"));
+  for (auto& h : hooks) EXPECT_EQ(h.find("raw_tracepoint"), std::string::npos) << h;
+}
+
+TEST_F(EbpfTest, ExecAndExitOfUniqueBinary) {
+  std::string name = "rwt" + std::to_string(getpid() % 100000) + "false";
+  fs::path bin = dir_ / name;
+  fs::copy_file("/bin/false", bin);
+  fs::permissions(bin, fs::perms::owner_all);
+  pid_t child = fork();
+  if (child == 0) {
+    if (chdir(dir_.c_str()) != 0) _exit(99);
+    execl(bin.c_str(), bin.c_str(), "alpha", "b c", "--x=1", nullptr);
+    _exit(98);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 1);
+  auto execs = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isProcessExec() && text(ev.getKind().getProcessExec().getFilename()) == bin.string();
+  });
+  ASSERT_EQ(execs.size(), 1u);
+  auto ev = execs[0];
+  EXPECT_EQ(ev.getPid(), static_cast<uint32_t>(child));
+  EXPECT_EQ(ev.getTid(), static_cast<uint32_t>(child));
+  EXPECT_EQ(ev.getPpid(), static_cast<uint32_t>(getpid()));
+  EXPECT_EQ(ev.getUid(), 0u);
+  EXPECT_EQ(ev.getGid(), 0u);
+  EXPECT_EQ(text(ev.getComm()), name.substr(0, 15));
+  EXPECT_EQ(text(ev.getParentComm()), own_comm());
+  EXPECT_EQ(ev.getCgroupId(), own_cgroup_id());
+  EXPECT_GT(ev.getMonoNs(), 0u);
+  EXPECT_LE(ev.getMonoNs(), mono_ns());
+  auto argv = ev.getKind().getProcessExec().getArgv();
+  ASSERT_EQ(argv.size(), 4u);
+  EXPECT_EQ(text(argv[0]), bin.string());
+  EXPECT_EQ(text(argv[1]), "alpha");
+  EXPECT_EQ(text(argv[2]), "b c");
+  EXPECT_EQ(text(argv[3]), "--x=1");
+  EXPECT_FALSE(ev.getKind().getProcessExec().getArgvTruncated());
+  EXPECT_EQ(text(ev.getKind().getProcessExec().getCwd()), fs::canonical(dir_).string());
+  EXPECT_EQ(priority_of(ev), Priority::NORMAL);
+
+  auto exits = wait_for([&](Event::Reader e) {
+    return e.getKind().isProcessExit() && e.getPid() == static_cast<uint32_t>(child);
+  });
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].getKind().getProcessExit().getExitCode(), 1 << 8);
+  EXPECT_EQ(text(exits[0].getComm()), name.substr(0, 15));
+}
+
+TEST_F(EbpfTest, FileOpenOpenatAndOpenat2) {
+  fs::path p = dir_ / ("rw-open-" + std::to_string(mono_ns()));
+  int fd = open(p.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0640);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  struct open_how how {};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  int fd2 = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, p.c_str(), &how, sizeof(how)));
+  ASSERT_GE(fd2, 0);
+  close(fd2);
+  fs::path missing = dir_ / "rw-missing-file";
+  ASSERT_LT(open(missing.c_str(), O_RDONLY), 0);
+
+  auto opens = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isFileOpen() && (text(ev.getKind().getFileOpen().getPath()) == p.string() ||
+                               text(ev.getKind().getFileOpen().getPath()) == missing.string());
+  }, 3);
+  ASSERT_EQ(opens.size(), 3u);
+  auto a = opens[0].getKind().getFileOpen();
+  EXPECT_EQ(a.getSyscall(), "openat");
+  EXPECT_EQ(a.getFlags() & (O_CREAT | O_WRONLY | O_CLOEXEC), unsigned(O_CREAT | O_WRONLY | O_CLOEXEC));
+  EXPECT_EQ(a.getMode(), 0640u);
+  EXPECT_EQ(a.getResult(), fd);
+  EXPECT_EQ(opens[0].getPid(), static_cast<uint32_t>(getpid()));
+  EXPECT_EQ(text(opens[0].getComm()), own_comm());
+  EXPECT_EQ(priority_of(opens[0]), Priority::LOW);
+  auto b = opens[1].getKind().getFileOpen();
+  EXPECT_EQ(b.getSyscall(), "openat2");
+  EXPECT_EQ(b.getFlags(), unsigned(O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(b.getResult(), fd2);
+  auto c = opens[2].getKind().getFileOpen();
+  EXPECT_EQ(text(c.getPath()), missing.string());
+  EXPECT_EQ(c.getResult(), -ENOENT);
+}
+
+void connect_accept(EbpfTest* t, int family,
+                    const std::function<std::vector<Event::Reader>(std::function<bool(Event::Reader)>, size_t)>& wait) {
+  int ls = socket(family, SOCK_STREAM, 0);
+  ASSERT_GE(ls, 0);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof(*a);
+  }
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&ss), len), 0);
+  ASSERT_EQ(listen(ls, 4), 0);
+  ASSERT_EQ(getsockname(ls, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+  uint16_t port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                          : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  int cs = socket(family, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(cs, reinterpret_cast<sockaddr*>(&ss), len), 0);
+  sockaddr_storage cl{};
+  socklen_t cl_len = sizeof(cl);
+  getsockname(cs, reinterpret_cast<sockaddr*>(&cl), &cl_len);
+  uint16_t cport = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&cl)->sin_port
+                                           : reinterpret_cast<sockaddr_in6*>(&cl)->sin6_port);
+  int as = accept(ls, nullptr, nullptr);
+  ASSERT_GE(as, 0);
+  close(as);
+  close(cs);
+  close(ls);
+  (void)t;
+  std::string loop = family == AF_INET ? std::string("\x7f\0\0\x01", 4)
+                                       : std::string(15, '\0') + std::string("\x01", 1);
+  auto evs = wait([&](Event::Reader ev) {
+    if (ev.getPid() != static_cast<uint32_t>(getpid())) return false;
+    if (ev.getKind().isNetConnect()) return ev.getKind().getNetConnect().getDstPort() == port;
+    if (ev.getKind().isNetAccept()) return ev.getKind().getNetAccept().getDstPort() == port;
+    return false;
+  }, 2);
+  ASSERT_EQ(evs.size(), 2u);
+  auto c = evs[0].getKind().isNetConnect() ? evs[0].getKind().getNetConnect() : evs[1].getKind().getNetConnect();
+  auto a = evs[0].getKind().isNetAccept() ? evs[0].getKind().getNetAccept() : evs[1].getKind().getNetAccept();
+  EXPECT_EQ(c.getFamily(), family);
+  EXPECT_EQ(text(c.getDstAddr()), loop);
+  EXPECT_EQ(text(c.getSrcAddr()), loop);
+  EXPECT_EQ(c.getSrcPort(), cport);
+  EXPECT_EQ(c.getResult(), 0);
+  EXPECT_EQ(a.getFamily(), family);
+  EXPECT_EQ(text(a.getSrcAddr()), loop);
+  EXPECT_EQ(a.getSrcPort(), cport);
+  EXPECT_EQ(a.getResult(), as);
+}
+
+TEST_F(EbpfTest, ConnectAcceptIPv4) {
+  connect_accept(this, AF_INET, [&](auto m, size_t n) { return wait_for(m, n); });
+}
+
+TEST_F(EbpfTest, ConnectAcceptIPv6) {
+  connect_accept(this, AF_INET6, [&](auto m, size_t n) { return wait_for(m, n); });
+}
+
+TEST_F(EbpfTest, SetuidInChild) {
+  pid_t child = fork();
+  if (child == 0) _exit(setuid(65534) == 0 ? 0 : 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto evs = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child);
+  });
+  ASSERT_EQ(evs.size(), 1u);
+  auto p = evs[0].getKind().getPrivilegeChange();
+  EXPECT_EQ(p.getSyscall(), "setuid");
+  EXPECT_EQ(p.getOldUid(), 0u);
+  EXPECT_EQ(p.getNewUid(), 65534u);
+  EXPECT_EQ(p.getOldEuid(), 0u);
+  EXPECT_EQ(p.getNewEuid(), 65534u);
+  EXPECT_EQ(p.getResult(), 0);
+  EXPECT_NE(p.getOldCaps(), 0u);
+  EXPECT_EQ(p.getNewCaps(), 0u);  // dropping root clears the effective set
+  EXPECT_EQ(priority_of(evs[0]), Priority::NORMAL);
+}
+
+TEST_F(EbpfTest, ExecOfSetuidBinaryGainingRootIsCritical) {
+  fs::path bin = dir_ / "rw-suid-true";
+  fs::copy_file("/bin/true", bin);
+  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    execl(bin.c_str(), bin.c_str(), nullptr);
+    _exit(98);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto evs = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child) &&
+           ev.getKind().getPrivilegeChange().getSyscall() == "exec";
+  });
+  ASSERT_EQ(evs.size(), 1u);
+  auto p = evs[0].getKind().getPrivilegeChange();
+  EXPECT_EQ(p.getOldEuid(), 65534u);
+  EXPECT_EQ(p.getNewEuid(), 0u);
+  EXPECT_EQ(p.getNewUid(), 65534u);
+  EXPECT_EQ(text(p.getFilename()), bin.string());
+  EXPECT_EQ(priority_of(evs[0]), Priority::CRITICAL);
+}
+
+// ---- HTTP ------------------------------------------------------------------------------------
+
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// Starts a command with stdout on a pipe; returns its first line.
+std::string spawn_read_line(Child& c, const std::vector<std::string>& argv) {
+  int p[2];
+  if (pipe(p) != 0) return {};
+  c.pid = fork();
+  if (c.pid == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(p[1]);
+  std::string line;
+  char ch;
+  while (read(p[0], &ch, 1) == 1 && ch != '\n') line += ch;
+  close(p[0]);
+  return line;
+}
+
+struct Exchange {
+  std::string request, response;
+  uint16_t client_port = 0;
+  uint64_t elapsed_ns = 0;
+};
+
+Exchange http_get(uint16_t port, const std::string& target) {
+  Exchange x;
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  uint64_t t0 = mono_ns();
+  if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return x;
+  sockaddr_in l{};
+  socklen_t ll = sizeof(l);
+  getsockname(s, reinterpret_cast<sockaddr*>(&l), &ll);
+  x.client_port = ntohs(l.sin_port);
+  x.request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  send(s, x.request.data(), x.request.size(), 0);
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(s, buf, sizeof(buf), 0)) > 0) x.response.append(buf, n);
+  x.elapsed_ns = mono_ns() - t0;
+  close(s);
+  return x;
+}
+
+TEST_F(EbpfTest, HttpPythonServer200And404And500) {
+  std::ofstream(dir_ / "data.json") << R"({"answer":42})";
+  const char* data = getenv("RINGWARD_TEST_DATA");
+  std::string script = std::string(data ? data : "tests/ebpf") + "/http_server.py";
+  Child server;
+  std::string port_line = spawn_read_line(server, {"python3", script, "--dir", dir_.string(), "--lifetime", "30"});
+  ASSERT_FALSE(port_line.empty());
+  uint16_t port = static_cast<uint16_t>(std::stoi(port_line));
+  struct Case {
+    std::string target;
+    uint16_t status;
+    Priority prio;
+  } cases[] = {{"/data.json", 200, Priority::NORMAL}, {"/nope.json", 404, Priority::NORMAL},
+               {"/boom", 500, Priority::HIGH}};
+  for (auto& c : cases) {
+    Exchange x = http_get(port, c.target);
+    ASSERT_FALSE(x.response.empty()) << c.target;
+    auto evs = wait_for([&](Event::Reader ev) {
+      return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == port &&
+             ev.getKind().getHttp().getRemotePort() == x.client_port;
+    });
+    ASSERT_EQ(evs.size(), 1u) << c.target;
+    auto h = evs[0].getKind().getHttp();
+    EXPECT_EQ(evs[0].getPid(), static_cast<uint32_t>(server.pid));
+    EXPECT_EQ(h.getRole(), "server");
+    EXPECT_EQ(h.getMethod(), "GET");
+    EXPECT_EQ(text(h.getTarget()), c.target);
+    EXPECT_EQ(h.getStatus(), c.status);
+    EXPECT_EQ(text(h.getRequest()), x.request);
+    EXPECT_EQ(h.getRequestSize(), x.request.size());
+    std::string resp = text(h.getResponse());
+    ASSERT_FALSE(resp.empty());
+    EXPECT_EQ(x.response.substr(0, resp.size()), resp);
+    EXPECT_GT(h.getLatencyNs(), 0u);
+    EXPECT_LT(h.getLatencyNs(), x.elapsed_ns);
+    EXPECT_FALSE(h.getTimedOut());
+    EXPECT_FALSE(h.getTls());
+    EXPECT_EQ(h.getFamily(), AF_INET);
+    EXPECT_EQ(text(h.getLocalAddr()), std::string("\x7f\0\0\x01", 4));
+    EXPECT_EQ(priority_of(evs[0]), c.prio);
+  }
+  // Loopback exchanges are reported once: no client-side record from this process.
+  for (auto& e : emitter_.events)
+    if (e.event().getKind().isHttp()) { EXPECT_NE(e.event().getPid(), static_cast<uint32_t>(getpid())); }
+}
+
+TEST_F(EbpfTest, HttpRequestWithoutResponseTimesOut) {
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  listen(ls, 1);
+  socklen_t al = sizeof(a);
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
+  int cs = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(cs, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  int ss = accept(ls, nullptr, nullptr);
+  std::string req = "POST /never HTTP/1.1\r\nHost: x\r\n\r\n";
+  send(cs, req.data(), req.size(), 0);
+  char buf[256];
+  ssize_t n = recv(ss, buf, sizeof(buf), 0);  // this process is the server: server role
+  ASSERT_EQ(n, static_cast<ssize_t>(req.size()));
+  auto evs = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == ntohs(a.sin_port);
+  });
+  ASSERT_EQ(evs.size(), 1u);
+  auto h = evs[0].getKind().getHttp();
+  EXPECT_TRUE(h.getTimedOut());
+  EXPECT_EQ(h.getStatus(), 0);
+  EXPECT_EQ(h.getMethod(), "POST");
+  EXPECT_EQ(text(h.getTarget()), "/never");
+  EXPECT_EQ(text(h.getRequest()), req);
+  EXPECT_EQ(h.getRole(), "server");
+  close(ss);
+  close(cs);
+  close(ls);
+}
+
+uint16_t free_port() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t l = sizeof(a);
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &l);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+TEST_F(EbpfTest, NginxPlainAndTls) {
+  auto hooks = source_->active_hooks();
+  bool tls = std::any_of(hooks.begin(), hooks.end(),
+                         [](const std::string& h) { return h.find("SSL_read") != std::string::npos; });
+  std::string d = dir_.string();
+  ASSERT_EQ(system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
+                    d + "/key.pem -out " + d + "/cert.pem >/dev/null 2>&1").c_str()), 0);
+  uint16_t plain = free_port(), secure = free_port();
+  fs::create_directories(dir_ / "logs");
+  std::ofstream(dir_ / "nginx.conf")
+      << "daemon off; master_process off; worker_processes 1; pid " << d << "/nginx.pid;\n"
+      << "error_log " << d << "/logs/error.log;\nevents { worker_connections 64; }\n"
+      << "http { access_log off; default_type application/json;\n"
+      << " client_body_temp_path " << d << "; proxy_temp_path " << d << "; fastcgi_temp_path " << d
+      << "; uwsgi_temp_path " << d << "; scgi_temp_path " << d << ";\n"
+      << " server { listen 127.0.0.1:" << plain << "; listen 127.0.0.1:" << secure << " ssl;\n"
+      << "  ssl_certificate " << d << "/cert.pem; ssl_certificate_key " << d << "/key.pem;\n"
+      << "  location = /data.json { return 200 '{\"ok\":true}'; }\n"
+      << "  location = /boom { return 500 '{\"error\":\"boom\"}'; } } }\n";
+  Child nginx;
+  nginx.pid = fork();
+  if (nginx.pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    execlp("nginx", "nginx", "-p", d.c_str(), "-c", (d + "/nginx.conf").c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait for the listener.
+  for (int i = 0; i < 100 && http_get(plain, "/data.json").response.empty(); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  source_->pump(emitter_, std::chrono::milliseconds(20));
+  emitter_.events.clear();
+
+  for (auto [target, status] : {std::pair<std::string, int>{"/data.json", 200}, {"/boom", 500}}) {
+    Exchange x = http_get(plain, target);
+    ASSERT_FALSE(x.response.empty());
+    auto evs = wait_for([&](Event::Reader ev) {
+      return ev.getKind().isHttp() && ev.getKind().getHttp().getRemotePort() == x.client_port;
+    });
+    ASSERT_EQ(evs.size(), 1u);
+    auto h = evs[0].getKind().getHttp();
+    EXPECT_EQ(evs[0].getPid(), static_cast<uint32_t>(nginx.pid));
+    EXPECT_EQ(h.getStatus(), status);
+    EXPECT_EQ(text(h.getTarget()), target);
+    EXPECT_EQ(text(h.getRequest()), x.request);
+    // nginx writes headers and body with one writev: the body is captured too.
+    std::string resp = text(h.getResponse());
+    EXPECT_EQ(resp, x.response.substr(0, resp.size()));
+    EXPECT_NE(resp.find(status == 200 ? "{\"ok\":true}" : "{\"error\":\"boom\"}"), std::string::npos);
+    EXPECT_LT(h.getLatencyNs(), x.elapsed_ns);
+  }
+  if (!tls) GTEST_SKIP() << "libssl uprobes inactive: TLS part skipped";
+  for (auto [target, status] : {std::pair<std::string, int>{"/data.json", 200}, {"/boom", 500}}) {
+    uint64_t t0 = mono_ns();
+    std::string cmd = "curl -sk -o /dev/null https://127.0.0.1:" + std::to_string(secure) + target;
+    ASSERT_EQ(system(cmd.c_str()), 0);
+    uint64_t elapsed = mono_ns() - t0;
+    auto evs = wait_for([&](Event::Reader ev) {
+      return ev.getKind().isHttp() && ev.getKind().getHttp().getTls() && ev.getKind().getHttp().getRole() == "server" &&
+             text(ev.getKind().getHttp().getTarget()) == target && ev.getPid() == static_cast<uint32_t>(nginx.pid);
+    });
+    ASSERT_EQ(evs.size(), 1u) << target;
+    auto h = evs[0].getKind().getHttp();
+    EXPECT_EQ(h.getMethod(), "GET");
+    EXPECT_EQ(h.getStatus(), status);
+    EXPECT_GT(h.getLatencyNs(), 0u);
+    EXPECT_LT(h.getLatencyNs(), elapsed);
+    EXPECT_NE(text(h.getRequest()).find("Host: 127.0.0.1"), std::string::npos);
+  }
+}
+
+// ---- accounting under overload -----------------------------------------------------------------
+
+TEST_F(EbpfTest, FloodDropsAreExactlyCounted) {
+  rc::EbpfOptions o;
+  o.include_comms = {"rwflood"};
+  o.http_capture = false;
+  o.ring_buffer_bytes = 64 * 1024;  // ~100 file records: the flood must overflow it
+  auto r = rc::EbpfSource::create(o, clock_);
+  ASSERT_TRUE(r) << r.error;
+  constexpr int kOpens = 20000;
+  std::string path = (dir_ / "rw-flood-missing").string();
+  pid_t child = fork();
+  if (child == 0) {
+    prctl(PR_SET_NAME, "rwflood");
+    for (int i = 0; i < kOpens; i++) open(path.c_str(), O_RDONLY);
+    _exit(0);
+  }
+  waitpid(child, nullptr, 0);
+  RecordingEmitter em;
+  uint64_t received = 0;
+  for (int i = 0; i < 50; i++) {
+    size_t before = em.events.size();
+    r.source->pump(em, std::chrono::milliseconds(10));
+    if (em.events.size() == before && i > 3) break;
+  }
+  for (auto& e : em.events)
+    if (e.event().getKind().isFileOpen() && text(e.event().getKind().getFileOpen().getPath()) == path) received++;
+  uint64_t lost = 0;
+  for (auto& l : em.lost) {
+    EXPECT_EQ(l.stage, "kernel");
+    EXPECT_EQ(l.reason, "ringbuf_full");
+    if (l.kind == "file_open") lost += l.count;
+  }
+  auto c = r.source->counters();
+  EXPECT_GT(lost, 0u) << "the flood did not overflow the ring";
+  EXPECT_EQ(received + lost, static_cast<uint64_t>(kOpens));
+  EXPECT_EQ(c[rc::EbpfKind::file_open].ringbuf_full, lost);
+  EXPECT_EQ(c[rc::EbpfKind::file_open].received, received);
+  EXPECT_EQ(c[rc::EbpfKind::file_open].kernel_emitted, received);
+}
+
+// ---- privilege drop ----------------------------------------------------------------------------
+
+// The capture process drops every capability and sets no_new_privs after create(); pump() must
+// keep delivering through what it already holds. Run in a child so this test process keeps root.
+TEST_F(EbpfTest, KeepsCapturingAfterDroppingAllCapabilities) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  std::string marker = (dir_ / "rw-after-drop").string();
+  pid_t child = fork();
+  if (child == 0) {
+    close(p[0]);
+    rc::EbpfOptions o;
+    o.include_comms = {"rwdropper"};
+    o.http_capture = false;
+    ringward::SystemClock clk;
+    auto r = rc::EbpfSource::create(o, clk);
+    if (!r) _exit(10);
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capset, &hdr, data) != 0) _exit(11);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(12);
+    if (write(p[1], "r", 1) != 1) _exit(13);
+    RecordingEmitter em;
+    for (int i = 0; i < 300; i++) {
+      r.source->pump(em, std::chrono::milliseconds(10));
+      for (auto& e : em.events)
+        if (e.event().getKind().isFileOpen() && text(e.event().getKind().getFileOpen().getPath()) == marker) {
+          (void)!write(p[1], "y", 1);
+          _exit(0);
+        }
+    }
+    _exit(14);
+  }
+  close(p[1]);
+  char ch = 0;
+  ASSERT_EQ(read(p[0], &ch, 1), 1);
+  ASSERT_EQ(ch, 'r');
+  std::ifstream status("/proc/" + std::to_string(child) + "/status");
+  std::string line, capeff, nnp;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) capeff = line;
+    if (line.rfind("NoNewPrivs:", 0) == 0) nnp = line;
+  }
+  EXPECT_EQ(capeff, "CapEff:\t0000000000000000");
+  EXPECT_EQ(nnp, "NoNewPrivs:\t1");
+  pid_t opener = fork();
+  if (opener == 0) {
+    prctl(PR_SET_NAME, "rwdropper");
+    open(marker.c_str(), O_RDONLY);
+    _exit(0);
+  }
+  waitpid(opener, nullptr, 0);
+  ch = 0;
+  EXPECT_EQ(read(p[0], &ch, 1), 1);
+  EXPECT_EQ(ch, 'y');
+  close(p[0]);
+  int st = 0;
+  waitpid(child, &st, 0);
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+}  // namespace
