@@ -692,6 +692,12 @@ bool DiskBuffer::wait_for_data(size_t si, std::chrono::milliseconds timeout) {
 
 void DiskBuffer::notify_all() { data_cv_.notify_all(); }
 
+uint64_t DiskBuffer::unread(size_t si) const {
+  std::lock_guard lk(mu_);
+  if (si >= sinks_.size()) return 0;
+  return next_seq_ - 1 > sinks_[si].last_read_seq ? next_seq_ - 1 - sinks_[si].last_read_seq : 0;
+}
+
 DiskBufferStats DiskBuffer::stats() const {
   std::lock_guard lk(mu_);
   DiskBufferStats s = st_;

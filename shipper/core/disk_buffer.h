@@ -119,6 +119,8 @@ class DiskBuffer {
   // Blocks until sink `s` may have something to read, or `timeout` passes.
   bool wait_for_data(size_t s, std::chrono::milliseconds timeout);
   void notify_all();  // wakes waiters (shutdown)
+  // Records appended after the last one sink `s` consumed (an upper bound: includes other sinks').
+  uint64_t unread(size_t s) const;
 
   DiskBufferStats stats() const;
   const DiskBufferOptions& options() const { return opts_; }

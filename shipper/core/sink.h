@@ -52,6 +52,9 @@ class Sink {
   // Delivers one batch synchronously, bounded by the sink's own timeouts. "ok" means the peer
   // acknowledged durably as far as the protocol allows (HEC indexer ack, JetStream PubAck).
   virtual SendResult send(std::span<const OutEvent> batch) = 0;
+  // How many send() calls may run at once from different threads (the delivery engine's adaptive
+  // concurrency never exceeds it). 1 means send() is only ever called from one thread at a time.
+  virtual size_t max_concurrency() const { return 1; }
 };
 
 }  // namespace ringward::shipper
