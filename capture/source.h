@@ -18,9 +18,10 @@ namespace ringward::capture {
 class Emitter {
  public:
   virtual ~Emitter() = default;
-  // Builds one event. `fill` sets the envelope (monoNs, pid, tid, ppid, uid, gid, comm, cgroupId,
-  // parentComm) and the kind; the emitter sets id, wallNs (derived from monoNs when 0), host and
-  // priority. Returns false when the event was dropped by capture's policy (already counted).
+  // Builds one event. The emitter sets id, host and `priority` first; `fill` then sets the
+  // envelope (monoNs, pid, tid, ppid, uid, gid, comm, cgroupId, parentComm) and the kind, and may
+  // raise the priority. wallNs is derived from monoNs when fill leaves it 0. Returns false when the
+  // event was dropped by capture's policy (already counted).
   virtual bool emit(schema::Priority priority,
                     kj::FunctionParam<void(schema::Event::Builder)> fill) = 0;
   // Loss the source observed before an event existed (e.g. kernel ring-buffer reservation

@@ -1,0 +1,148 @@
+#include "capture/emitter.h"
+
+#include <capnp/message.h>
+#include <spdlog/spdlog.h>
+
+#include "common/event_codec.h"
+
+namespace ringward::capture {
+
+CaptureEmitter::CaptureEmitter(RingWriter& ring, StatsWriter& stats, const Clock& clock,
+                               std::string host, size_t overflow_limit)
+    : ring_(ring),
+      stats_(stats),
+      clock_(clock),
+      host_(std::move(host)),
+      overflow_limit_(overflow_limit),
+      wall_offset_ns_(static_cast<int64_t>(clock.wall_ns()) - static_cast<int64_t>(clock.mono_ns())) {
+  c_captured_ = stats_.counter("captured");
+  c_written_ = stats_.counter("written");
+  c_dropped_overflow_ = stats_.counter("dropped.capture.overflow");
+  c_ring_pos_ = stats_.counter("ring_pos");
+  c_epoch_ = stats_.counter("id_epoch");
+  c_seq_ = stats_.counter("id_next_seq");
+  c_lost_records_ = stats_.counter("lost_records");
+  // Ids: epoch (seconds) in the high 32 bits, sequence in the low 32. A restarted capture keeps
+  // its epoch and sequence; a new pipeline starts a later epoch.
+  uint64_t now_s = clock.wall_ns() / 1'000'000'000ULL;
+  if (stats_.get(c_epoch_) == 0) {
+    stats_.set(c_epoch_, now_s & 0x7fffffffULL);
+    stats_.set(c_seq_, 0);
+  }
+}
+
+uint64_t CaptureEmitter::next_id() {
+  uint64_t seq = stats_.get(c_seq_);
+  if (seq > 0xffffffffULL) {
+    uint64_t now_s = (clock_.wall_ns() / 1'000'000'000ULL) & 0x7fffffffULL;
+    stats_.set(c_epoch_, std::max(now_s, stats_.get(c_epoch_) + 1));
+    seq = 0;
+  }
+  stats_.set(c_seq_, seq + 1);
+  return (stats_.get(c_epoch_) << 32) | seq;
+}
+
+bool CaptureEmitter::emit(schema::Priority priority,
+                          kj::FunctionParam<void(schema::Event::Builder)> fill) {
+  capnp::MallocMessageBuilder msg(512);
+  auto ev = msg.initRoot<schema::Event>();
+  uint64_t id = next_id();
+  ev.setId(id);
+  ev.setHost(host_);
+  ev.setPriority(priority);
+  fill(ev);
+  if (ev.getWallNs() == 0 && ev.getMonoNs() != 0)
+    ev.setWallNs(static_cast<uint64_t>(static_cast<int64_t>(ev.getMonoNs()) + wall_offset_ns_));
+  schema::Priority prio = ev.getPriority();
+  if (queued_ == 0) {
+    if (write_message(ring_, msg)) {
+      stats_.add(c_written_);
+      stats_.add(c_captured_);
+      return true;
+    }
+  }
+  std::string rec;
+  append_flat_message(msg, rec);
+  write_or_queue(id, prio, std::move(rec));
+  return true;
+}
+
+void CaptureEmitter::write_or_queue(uint64_t id, schema::Priority prio, std::string&& record) {
+  auto p = static_cast<unsigned>(prio) & 3;
+  if (queued_ >= overflow_limit_ && !evict_below(prio)) {
+    // Everything waiting matters at least as much as this event: it is the one dropped.
+    stats_.add(c_dropped_overflow_);
+    stats_.add(c_captured_);
+    return;
+  }
+  queue_[p].push_back(Pending{id, std::move(record)});
+  ++queued_;
+}
+
+bool CaptureEmitter::evict_below(schema::Priority prio) {
+  for (unsigned p = 0; p < static_cast<unsigned>(prio) && p < 3; ++p) {
+    if (!queue_[p].empty()) {
+      queue_[p].pop_front();
+      --queued_;
+      stats_.add(c_dropped_overflow_);
+      stats_.add(c_captured_);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool CaptureEmitter::drain() {
+  while (queued_ > 0) {
+    // The oldest id across priorities goes first, so the ring stays in id order.
+    std::deque<Pending>* best = nullptr;
+    for (auto& q : queue_)
+      if (!q.empty() && (!best || q.front().id < best->front().id)) best = &q;
+    const std::string& rec = best->front().record;
+    if (!ring_.try_write({reinterpret_cast<const uint8_t*>(rec.data()), rec.size()})) return false;
+    best->pop_front();
+    --queued_;
+    stats_.add(c_written_);
+    stats_.add(c_captured_);
+  }
+  return true;
+}
+
+void CaptureEmitter::report_lost(std::string_view stage, std::string_view reason,
+                                 std::string_view event_kind, int cpu, uint64_t count) {
+  if (count == 0) return;
+  // Events lost before capture saw them count as captured and dropped, so the identity holds.
+  size_t c = stats_.counter(fmt::format("dropped.{}.{}", stage, reason));
+  stats_.add(c, count);
+  stats_.add(c_captured_, count);
+  stats_.add(c_lost_records_);
+  emit(schema::Priority::CRITICAL, [&](schema::Event::Builder ev) {
+    ev.setMonoNs(clock_.mono_ns());
+    auto l = ev.initKind().initLost();
+    l.setCount(count);
+    l.setStage(std::string(stage));
+    l.setReason(std::string(reason));
+    l.setEventKind(std::string(event_kind));
+    l.setCpu(cpu);
+  });
+}
+
+void CaptureEmitter::flush() {
+  stats_.set(c_ring_pos_, ring_.pending_position());
+  stats_.heartbeat(clock_.mono_ns());
+  stats_.publish();
+  ring_.publish();
+}
+
+void CaptureEmitter::recover() {
+  uint64_t snap = stats_.get(c_ring_pos_);
+  if (snap > ring_.published_position()) {
+    if (ring_.recover_position(snap))
+      spdlog::warn("raw ring: completed a publication interrupted by a crash (position {})", snap);
+    else
+      spdlog::warn("raw ring: snapshot position {} is not recoverable (published {})", snap,
+                   ring_.published_position());
+  }
+}
+
+}  // namespace ringward::capture

@@ -1,0 +1,140 @@
+// ringward-capture: the only process that touches the kernel's event sources. It is started with
+// the privileges it needs to load and attach eBPF programs, drops every privilege once attached,
+// and from then on only moves events from its source into the shared-memory "raw" ring.
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "capture/emitter.h"
+#include "capture/synthetic_source.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/process_args.h"
+#include "common/shm.h"
+#include "common/stats.h"
+
+#ifdef RINGWARD_HAVE_EBPF
+#include "capture/ebpf/ebpf_source.h"
+#endif
+#ifdef RINGWARD_HAVE_SANDBOX
+#include "capture/sandbox_policy.h"
+#endif
+
+namespace {
+
+std::string host_name(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+int run(const ringward::ChildArgs& args) {
+  using namespace ringward;
+  auto loaded = load_config(args.config);
+  if (!loaded.config) {
+    spdlog::error("configuration: {}", loaded.error);
+    return 2;
+  }
+  const Config& cfg = *loaded.config;
+  init_logging("ringward-capture", cfg.logging.level);
+  install_stop_signals();
+
+  auto ring_seg = ShmSegment::open(raw_ring_name(args.shm_prefix));
+  auto stats_seg = ShmSegment::open(stats_page_name(args.shm_prefix, "capture"));
+  RingWriter ring(ring_seg.data(), ring_seg.size());
+  StatsWriter stats(stats_seg.data(), stats_seg.size());
+  SystemClock clock;
+  capture::CaptureEmitter emitter(ring, stats, clock, host_name(cfg.capture.host),
+                                  static_cast<size_t>(cfg.capture.overflow_events));
+  emitter.recover();
+
+  size_t c_synthetic_index = stats.counter("synthetic_index");
+  std::unique_ptr<capture::EventSource> source;
+  capture::SyntheticSource* synthetic = nullptr;
+  if (cfg.capture.source == "synthetic") {
+    auto s = std::make_unique<capture::SyntheticSource>(
+        clock, static_cast<uint64_t>(cfg.capture.synthetic_seed),
+        static_cast<uint64_t>(cfg.capture.synthetic_events),
+        static_cast<uint64_t>(cfg.capture.synthetic_rate), stats.get(c_synthetic_index));
+    synthetic = s.get();
+    source = std::move(s);
+  } else {
+#ifdef RINGWARD_HAVE_EBPF
+    auto opened = capture::EbpfSource::open(capture::ebpf_options_from(cfg.capture));
+    if (!opened) {
+      spdlog::error("eBPF source: {}", opened.error());
+      return 3;
+    }
+    source = std::move(*opened);
+#else
+    spdlog::error("this build has no eBPF source; set [capture] source = \"synthetic\"");
+    return 3;
+#endif
+  }
+#ifdef RINGWARD_HAVE_SANDBOX
+  // Everything privileged is done: the source holds its fds and mappings. Drop it all.
+  if (auto err = capture::enter_capture_sandbox(); !err.empty()) {
+    spdlog::error("sandbox: {}", err);
+    return 4;
+  }
+#endif
+  std::string hooks;
+  for (const auto& h : source->active_hooks()) hooks += (hooks.empty() ? "" : "\",\"") + h;
+  stats.set_status_json(fmt::format(R"({{"source":"{}","active_hooks":["{}"]}})", cfg.capture.source, hooks));
+  emitter.flush();
+  stats.set_ready();
+  int ready_fd = args.ready_fd;
+  notify_ready(ready_fd);
+  spdlog::info("capturing from the {} source into ring {}", cfg.capture.source,
+               raw_ring_name(args.shm_prefix));
+
+  bool source_open = true;
+  auto record_progress = [&] {
+    if (synthetic) stats.set(c_synthetic_index, synthetic->next_index() - emitter.queued());
+    emitter.flush();
+  };
+  while (!stop_requested()) {
+    if (emitter.saturated() && !emitter.drain()) {
+      record_progress();
+      ring.wait_for_space(4096, 50'000'000);
+      continue;
+    }
+    if (!source_open) {
+      record_progress();
+      // Exhausted (synthetic count reached): idle until told to stop.
+      usleep(50'000);
+      continue;
+    }
+    source_open = source->pump(emitter, std::chrono::milliseconds(5));
+    record_progress();
+  }
+  // Graceful stop: hand over what waits, bounded in time.
+  for (int i = 0; i < 100 && emitter.saturated(); ++i) {
+    if (!emitter.drain()) ring.wait_for_space(4096, 20'000'000);
+  }
+  record_progress();
+  spdlog::info("stopped: {} events captured", stats.get(stats.counter("captured")));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ringward::ChildArgs args;
+  CLI::App app{"ringward-capture: moves kernel events into the raw ring (started by the supervisor)"};
+  app.add_option("--config", args.config, "configuration file (default: embedded)");
+  app.add_option("--shm-prefix", args.shm_prefix, "shared-memory segment prefix")->required();
+  app.add_option("--ready-fd", args.ready_fd, "fd to report readiness on");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(args);
+  } catch (const std::exception& e) {
+    spdlog::error("fatal: {}", e.what());
+    return 1;
+  }
+}
