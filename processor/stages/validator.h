@@ -110,7 +110,12 @@ class Validator {
   Validator(ValidationConfig config, const Clock& clock);
 
   // Decodes `record` into `out` and validates it. On success out.event() is usable.
-  ValidationResult validate(std::span<const std::byte> record, DecodedRecord& out);
+  ValidationResult validate(std::span<const std::byte> record, DecodedRecord& out) {
+    return validate_at(record, out, clock_.mono_ns(), clock_.wall_ns());
+  }
+  // Same, judging timestamps against clock readings the caller took once for a whole batch.
+  ValidationResult validate_at(std::span<const std::byte> record, DecodedRecord& out,
+                               uint64_t now_mono, uint64_t now_wall);
   // Checks an already decoded event (e.g. one built by the processor itself). `now_*` are the
   // clock readings to judge timestamps against. Throws kj::Exception on malformed pointers:
   // validate() catches it, callers of this overload must too.
