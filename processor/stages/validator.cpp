@@ -185,8 +185,9 @@ bool valid_comm(capnp::Data::Reader comm, bool required, bool& needs_escape) {
   if (n > 16) return false;
   while (n > 0 && comm[n - 1] == 0) --n;
   if (n == 0) return !required;
+  if (printable(comm.begin(), n)) return true;
   if (has_nul(comm.begin(), n)) return false;
-  if (!printable(comm.begin(), n)) needs_escape = true;
+  needs_escape = true;
   return true;
 }
 
@@ -286,25 +287,31 @@ ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
 
   bool escape = false;
   if (!valid_comm(ev.getComm(), process_kind, escape)) return fail(R::kBadComm, "comm");
-  if (!valid_comm(ev.getParentComm(), false, escape)) return fail(R::kBadComm, "parentComm");
+  if (ev.hasParentComm() && !valid_comm(ev.getParentComm(), false, escape)) {
+    return fail(R::kBadComm, "parentComm");
+  }
 
   if (static_cast<unsigned>(ev.getPriority()) > static_cast<unsigned>(schema::Priority::CRITICAL)) {
     return fail(R::kBadField, "priority");
   }
-  if (static_cast<unsigned>(ev.getVerdict()) > static_cast<unsigned>(schema::Verdict::MALICIOUS)) {
-    return fail(R::kBadField, "verdict");
-  }
-  if (!std::isfinite(ev.getScore())) return fail(R::kBadField, "score");
-
   Checker s;
-  if (!s.text(ev.getHost(), c.max_host)) return fail(R::kBadString, "host");
-  {
+  if (c.reject_derived_fields) {
+    if (ev.getVerdict() != schema::Verdict::NONE || ev.getScore() != 0.0f || ev.hasRuleIds()) {
+      return fail(R::kBadField, "derived");
+    }
+  } else {
+    if (static_cast<unsigned>(ev.getVerdict()) >
+        static_cast<unsigned>(schema::Verdict::MALICIOUS)) {
+      return fail(R::kBadField, "verdict");
+    }
+    if (!std::isfinite(ev.getScore())) return fail(R::kBadField, "score");
     auto ids = ev.getRuleIds();
     if (ids.size() > c.max_rule_ids) return fail(R::kBadString, "ruleIds");
     for (auto id : ids) {
       if (!s.text(id, c.max_short_text)) return fail(R::kBadString, "ruleIds");
     }
   }
+  if (!s.text(ev.getHost(), c.max_host)) return fail(R::kBadString, "host");
 
   switch (kind) {
     case schema::Event::Kind::PROCESS_EXEC: {
@@ -348,9 +355,14 @@ ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
       if (!s.binary(e.getRequest(), c.max_payload)) return fail(R::kBadString, "http.request");
       if (!s.binary(e.getResponse(), c.max_payload)) return fail(R::kBadString, "http.response");
       if (!s.text(e.getRole(), c.max_short_text)) return fail(R::kBadString, "http.role");
-      if (!s.text(e.getRoute(), c.max_name_text) || !s.text(e.getService(), c.max_name_text) ||
-          !s.text(e.getBusinessError(), c.max_name_text) ||
-          !s.text(e.getBodyEncoding(), c.max_short_text)) {
+      if (c.reject_derived_fields) {
+        if (e.hasRoute() || e.hasService() || e.hasBusinessError() || e.hasBodyEncoding()) {
+          return fail(R::kBadField, "http.derived");
+        }
+      } else if (!s.text(e.getRoute(), c.max_name_text) ||
+                 !s.text(e.getService(), c.max_name_text) ||
+                 !s.text(e.getBusinessError(), c.max_name_text) ||
+                 !s.text(e.getBodyEncoding(), c.max_short_text)) {
         return fail(R::kBadString, "http.derived");
       }
       if (e.getStatus() > 999) return fail(R::kBadField, "http.status");

@@ -60,6 +60,11 @@ struct ValidationConfig {
   size_t max_payload = 1024;       // request/response prefix capture cap
   size_t max_rule_ids = 256;
   size_t max_sample = 4096;        // validation_failure.sample
+  // Raw-ring input: fields only the processor sets (verdict, score, ruleIds, http route/service/
+  // businessError/bodyEncoding) must be absent; a record carrying them is forged (bad_field).
+  // Checking presence is also far cheaper than reading them. Set false to validate processor
+  // output (the out ring, the disk buffer).
+  bool reject_derived_fields = true;
   // Which kinds may arrive on this input (bit i = Event::Which value i). Default: every kind
   // capture emits; validationFailure and endpointHealth are produced by the processor itself, so
   // a record claiming to be one on the raw ring is forged.
