@@ -65,12 +65,21 @@ int run(const ringward::ChildArgs& args) {
     source = std::move(s);
   } else {
 #ifdef RINGWARD_HAVE_EBPF
-    auto opened = capture::EbpfSource::open(capture::ebpf_options_from(cfg.capture));
+    capture::EbpfOptions opts;
+    opts.exclude_pids = {static_cast<uint32_t>(getpid()), static_cast<uint32_t>(getppid())};
+    opts.include_comms = cfg.capture.include_comm;
+    opts.exclude_comms = cfg.capture.exclude_comm;
+    for (int64_t uid : cfg.capture.exclude_uids) opts.exclude_uids.push_back(static_cast<uint32_t>(uid));
+    opts.http_capture = cfg.capture.http_capture;
+    opts.tls_uprobes = cfg.capture.tls_uprobes;
+    opts.http_request_timeout = std::chrono::milliseconds(cfg.capture.http_timeout_ms);
+    opts.max_argv_bytes = static_cast<uint32_t>(cfg.capture.max_argv_bytes);
+    auto opened = capture::EbpfSource::create(opts, clock);
     if (!opened) {
-      spdlog::error("eBPF source: {}", opened.error());
+      spdlog::error("eBPF source: {}", opened.error);
       return 3;
     }
-    source = std::move(*opened);
+    source = std::move(opened.source);
 #else
     spdlog::error("this build has no eBPF source; set [capture] source = \"synthetic\"");
     return 3;

@@ -53,7 +53,7 @@ constexpr std::array<std::string_view, 6> kBodies = {
 
 void envelope(Rng& r, uint64_t mono_ns, schema::Event::Builder ev) {
   ev.setMonoNs(mono_ns);
-  uint32_t pid = 1000 + static_cast<uint32_t>(r.below(60000));
+  uint32_t pid = 300 + static_cast<uint32_t>(r.below(30000));
   ev.setPid(pid);
   ev.setTid(pid + static_cast<uint32_t>(r.below(4)));
   ev.setPpid(1 + static_cast<uint32_t>(r.below(999)));

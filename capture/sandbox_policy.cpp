@@ -1,0 +1,41 @@
+#include "capture/sandbox_policy.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ringward::capture {
+
+sandbox::SyscallPolicy capture_seccomp_policy() {
+  using A = sandbox::SyscallAction;
+  sandbox::SyscallPolicy policy;
+  policy.name = "capture";
+  // Memory, futex, clocks, exit, signal return, threads (CLONE_THREAD only).
+  policy.rules = sandbox::runtime_syscall_rules();
+  const sandbox::SyscallRule own[] = {
+      // name             action     why
+      {"read", A::kAllow, "ring-buffer / pipe fds held from before the drop"},
+      {"write", A::kAllow, "stderr logging"},
+      {"epoll_wait", A::kAllow, "libbpf ring_buffer__poll on the fds it already holds"},
+      {"epoll_pwait", A::kAllow, "same, newer glibc"},
+      {"ppoll", A::kAllow, "waits with a timeout"},
+      {"poll", A::kAllow, "waits with a timeout"},
+      {"close", A::kAllow, "RAII destructors at shutdown"},
+      {"getpid", A::kAllow, "stats page heartbeat"},
+      {"gettid", A::kAllow, "spdlog"},
+      // Deliberately absent (default: kill): bpf (no new maps or programs after the drop),
+      // open/openat, socket, execve, fork, ptrace, perf_event_open, mount, unshare, setns, kill.
+  };
+  for (const auto& r : own) policy.rules.push_back(r);
+  return policy;
+}
+
+std::string enter_capture_sandbox() {
+  spdlog::info("programs attached: dropping every capability, no_new_privs, seccomp allowlist");
+  static const sandbox::SyscallPolicy policy = capture_seccomp_policy();
+  sandbox::SandboxPlan plan;
+  plan.rlimits.nproc.reset();  // root's NPROC limit is meaningless; forks are blocked by seccomp
+  plan.seccomp = &policy;
+  auto st = sandbox::apply_sandbox(plan);
+  return st ? std::string() : st.describe();
+}
+
+}  // namespace ringward::capture
