@@ -1,23 +1,148 @@
-// ringward-shipper: the only process with network access. Reads the out ring and delivers each
-// event to its sinks; an event is delivered, dead-lettered, or dropped by a counted policy.
+// ringward-shipper: the only process with network access. Reads the out ring, stores every event
+// in the crash-safe disk buffer (shipper/core), and one delivery worker per configured sink
+// (file NDJSON, Splunk HEC, OTLP/HTTP, NATS JetStream) delivers it from its own position in the
+// buffer: an event is delivered, dead-lettered, or dropped by a counted policy. Serves
+// /health, /metrics, /stats on `metrics_listen`. Trust: shipper process (own uid, network); the
+// out ring is written by the sandboxed processor and decoded as hostile input.
 #include <CLI/CLI.hpp>
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <thread>
+
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/event_codec.h"
-#include "common/event_json.h"
 #include "common/log.h"
 #include "common/process_args.h"
 #include "common/shm.h"
 #include "common/stats.h"
-#include "shipper/ndjson_file.h"
+#include "shipper/core/dead_letter_queue.h"
+#include "shipper/core/delivery.h"
+#include "shipper/core/disk_buffer.h"
+#include "shipper/core/file_sink.h"
+#include "shipper/core/monitor_server.h"
+#include "shipper/core/shipper_metrics.h"
+#include "shipper/sinks/sink_config.h"
 
 namespace {
 
-int run(const ringward::ChildArgs& args) {
-  using namespace ringward;
+using namespace ringward;
+using namespace ringward::shipper;
+
+// "250ms", "5s", "2m", or bare milliseconds; nullopt when it does not parse.
+std::optional<std::chrono::milliseconds> parse_duration_ms(const std::string& s) {
+  size_t i = 0;
+  uint64_t v = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && v < (1ull << 40)) v = v * 10 + uint64_t(s[i++] - '0');
+  if (i == 0) return std::nullopt;
+  std::string unit = s.substr(i);
+  if (unit.empty() || unit == "ms") return std::chrono::milliseconds(v);
+  if (unit == "s") return std::chrono::milliseconds(v * 1000);
+  if (unit == "m") return std::chrono::milliseconds(v * 60'000);
+  return std::nullopt;
+}
+
+struct ConfiguredSink {
+  std::string name;
+  std::unique_ptr<Sink> sink;
+  SinkWorkerOptions options;
+};
+
+// Builds every configured sink; an error names the sink's config origin.
+bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<ConfiguredSink>& out,
+                 std::string& error) {
+  std::set<std::string> names;
+  for (const auto& sc : cfg.sinks) {
+    ConfiguredSink cs;
+    cs.options.batch_size = static_cast<size_t>(std::max<int64_t>(1, sc.get_int("batch_size", 500)));
+    // The file sink is local: a short default linger keeps the NDJSON close to real time.
+    std::string flush = sc.get("flush_interval", sc.type == "file" ? "200ms" : "1s");
+    auto fi = parse_duration_ms(flush);
+    if (!fi) {
+      error = sc.origin + ": key 'shipper.sinks.flush_interval': '" + flush + "' is not a duration";
+      return false;
+    }
+    cs.options.flush_interval = *fi;
+    cs.options.backoff.max_retries = static_cast<uint64_t>(std::max<int64_t>(0, sc.get_int("max_retries", 0)));
+    if (sc.type == "file") {
+      FileSinkOptions fo;
+      fo.path = sc.get("path");
+      if (fo.path.empty()) {
+        error = sc.origin + ": key 'shipper.sinks.path': required for a file sink";
+        return false;
+      }
+      fo.max_file_bytes = static_cast<uint64_t>(std::max<int64_t>(1, sc.get_int("max_file_mb", 1024))) << 20;
+      fo.max_files = static_cast<size_t>(std::max<int64_t>(0, sc.get_int("max_files", 5)));
+      io::IoError err;
+      auto fs = FileSink::open(fo, err);
+      if (!fs) {
+        error = sc.origin + ": file sink: " + err.what;
+        return false;
+      }
+      if (fs->repaired_bytes())
+        spdlog::warn("{}: cut a torn last line of {} bytes left by a crash", fo.path.string(), fs->repaired_bytes());
+      cs.sink = std::move(fs);
+    } else {
+      sinks::SinkConfig nc;
+      nc.type = sc.type;
+      for (const auto& [k, v] : sc.options) {
+        if (k == "name" || k == "max_retries") continue;
+        if (auto e = sinks::set_sink_key(nc, k, v))
+          spdlog::warn("{}: sink key '{}' not applied: {}", sc.origin, k, *e);
+      }
+      auto problems = sinks::validate(nc);
+      if (!problems.empty()) {
+        error = sc.origin + ": " + problems.front();
+        return false;
+      }
+      auto made = sinks::make_sink(nc, clock);
+      if (!made.sink) {
+        error = sc.origin + ": " + made.error;
+        return false;
+      }
+      cs.sink = std::move(made.sink);
+    }
+    cs.name = sc.get("name", std::string(cs.sink->name()));
+    for (int n = 2; names.count(cs.name); ++n) cs.name = std::string(cs.sink->name()) + "#" + std::to_string(n);
+    names.insert(cs.name);
+    out.push_back(std::move(cs));
+  }
+  if (out.empty()) {
+    error = "no sink configured ([[shipper.sinks]])";
+    return false;
+  }
+  return true;
+}
+
+// Every process's stats page as Prometheus text: its labelled metrics blob plus its counters.
+std::string pages_metrics_text(const std::string& prefix) {
+  std::string out;
+  PromText counters;
+  counters.family("ringward_process_counter", "gauge",
+                  "Counters of each ringward process's stats page (positions included).");
+  for (const char* proc : {"capture", "processor", "shipper"}) {
+    try {
+      auto seg = ShmSegment::open(stats_page_name(prefix, proc), false);
+      StatsReader r(seg.data(), seg.size());
+      auto snap = r.snapshot();
+      for (const auto& [k, v] : snap.counters)
+        counters.sample("ringward_process_counter", {{"process", proc}, {"name", k}}, static_cast<double>(v));
+      std::string t = r.metrics_text();
+      if (!t.empty() && t.back() != '\n') t += '\n';
+      out += t;
+    } catch (const std::exception&) {
+      // Page not there (process not started yet): nothing to show for it.
+    }
+  }
+  return counters.str() + out;
+}
+
+int run(const ChildArgs& args) {
   auto loaded = load_config(args.config);
   if (!loaded.config) {
     spdlog::error("configuration: {}", loaded.error);
@@ -33,38 +158,111 @@ int run(const ringward::ChildArgs& args) {
   StatsWriter stats(stats_seg.data(), stats_seg.size());
   SystemClock clock;
 
-  const SinkConfig* file_sink = nullptr;
-  for (const auto& s : cfg.shipper.sinks)
-    if (s.type == "file") file_sink = &s;
-  if (!file_sink) {
-    spdlog::error("no usable sink configured");
+  std::vector<ConfiguredSink> sinks;
+  std::string error;
+  if (!build_sinks(cfg.shipper, clock, sinks, error)) {
+    spdlog::error("configuration: {}", error);
     return 2;
   }
-  shipper::NdjsonFile file(file_sink->get("path"));
-  if (file.repaired_bytes())
-    spdlog::warn("{}: cut a torn last line of {} bytes left by a crash", file.path(), file.repaired_bytes());
+  auto fsync = parse_fsync_policy(cfg.shipper.fsync);
+  if (!fsync) {
+    spdlog::error("configuration: key 'shipper.fsync': '{}' is not always, interval or batch", cfg.shipper.fsync);
+    return 2;
+  }
+  DiskBufferOptions bo;
+  bo.dir = cfg.shipper.buffer_dir;
+  bo.max_bytes = static_cast<uint64_t>(std::max<int64_t>(1, cfg.shipper.max_buffer_size_mb)) << 20;
+  bo.memory_bytes = static_cast<uint64_t>(std::max<int64_t>(0, cfg.shipper.max_memory_buffer_mb)) << 20;
+  bo.fsync = *fsync;
+  bo.fsync_interval = std::chrono::milliseconds(std::max<int64_t>(1, cfg.shipper.fsync_interval_ms));
+  for (const auto& s : sinks) bo.sinks.push_back(s.name);
+  io::IoError err;
+  auto buffer = DiskBuffer::open(bo, clock, err);
+  if (!buffer) {
+    spdlog::error("disk buffer {}: {}", bo.dir.string(), err.what);
+    return 2;
+  }
+  {
+    auto bst = buffer->stats();
+    if (bst.torn_records || bst.corrupt_records)
+      spdlog::warn("disk buffer {}: skipped {} torn and {} corrupt records ({} bytes) on open; continuing",
+                   bo.dir.string(), bst.torn_records, bst.corrupt_records, bst.skipped_bytes);
+  }
+  auto dlq = DeadLetterQueue::open(cfg.shipper.dlq_dir,
+                                   static_cast<uint64_t>(std::max<int64_t>(1, cfg.shipper.max_dlq_size_mb)) << 20,
+                                   clock, err);
+  if (!dlq)
+    spdlog::error("dead-letter queue {}: {}; refused events will be dropped (counted as dlq_write_failed)",
+                  cfg.shipper.dlq_dir, err.what);
 
+  CondvarWaiter waiter;
+  std::vector<std::unique_ptr<SinkWorker>> workers;
+  for (auto& s : sinks) {
+    workers.push_back(std::make_unique<SinkWorker>(s.options, *s.sink, *buffer, s.name, dlq.get(), clock, waiter));
+  }
+
+  // Stats page: the names the supervisor's accounting reads. The per-event figures are those of
+  // the first sink (each sink keeps the identity for itself; /metrics shows every sink).
   size_t c_in = stats.counter("in"), c_delivered = stats.counter("delivered"),
          c_dup = stats.counter("duplicates"), c_in_pos = stats.counter("in_pos"),
          c_last0 = stats.counter("last_id_capture"), c_last1 = stats.counter("last_id_processor"),
          c_invalid = stats.counter("dropped.shipper.invalid"), c_dl = stats.counter("dead_lettered"),
-         c_recovered = stats.counter("recovered_from_sink");
-  (void)c_dl;
+         c_recovered = stats.counter("recovered_from_sink"), c_buffered = stats.counter("buffered");
   size_t c_last[2] = {c_last0, c_last1};
+  std::map<std::string, size_t> c_dropped;
+  for (const char* r : {kDropBufferFull, kDropBufferFullCritical, kDropDiskFull, kDropIoError,
+                        kDropDlqWriteFailed, kDropRetriesExhausted})
+    c_dropped[r] = stats.counter(std::string("dropped.shipper.") + r);
   uint64_t snap = stats.get(c_in_pos);
   if (snap > in.position()) in.seek(snap);
-  // Records the file already holds beyond the snapshot were delivered before a crash: count them
-  // as delivered once, write them not again.
-  std::array<uint64_t, 2> in_file = file.last_ids();
+  // Events stored in the buffer just before a crash come again from the ring (its position was
+  // not committed yet): skip them by id, as duplicates.
+  for (int o = 0; o < 2; ++o) stats.set(c_last[o], std::max(stats.get(c_last[o]), buffer->max_event_id(o)));
+
+  auto snapshot = [&] {
+    ShipperSnapshot s;
+    s.buffer = buffer->stats();
+    if (dlq) s.dlq = dlq->stats();
+    for (auto& w : workers) s.sinks.push_back(w->stats());
+    return s;
+  };
+  MonitorOptions mo;
+  mo.listen = cfg.shipper.metrics_listen;
+  MonitorServer monitor(mo);
+  monitor.add_metrics([&] { return pages_metrics_text(args.shm_prefix); });
+  monitor.add_metrics([&] { return shipper_metrics_text(snapshot()); });
+  monitor.set_health([&] { return shipper_health(snapshot()); });
+  monitor.set_stats([&] { return shipper_stats_json(snapshot()); });
+  if (!mo.listen.empty()) {
+    std::string merr;
+    if (monitor.start(merr))
+      spdlog::info("monitoring on {} (port {})", mo.listen, monitor.port());
+    else
+      spdlog::error("monitoring: {}; continuing without /health /metrics /stats", merr);
+  }
+
+  auto publish_delivery = [&] {
+    auto bs = buffer->stats();
+    const auto& p = bs.sinks.front();
+    stats.set(c_delivered, p.delivered);
+    stats.set(c_dl, p.dead_lettered);
+    stats.set(c_recovered, p.duplicates);
+    stats.set(c_buffered, p.backlog);
+    for (auto& [r, idx] : c_dropped) {
+      auto it = p.dropped.find(r);
+      stats.set(idx, it == p.dropped.end() ? 0 : it->second);
+    }
+  };
+  publish_delivery();
+  for (auto& w : workers) w->start();
 
   stats.set_ready();
   int ready_fd = args.ready_fd;
   notify_ready(ready_fd);
   EventDecoder decoder(1 << 20);
-  std::string lines;
-  uint64_t last_sync = clock.mono_ns();
+  uint64_t last_publish = 0;
+  uint64_t last_warn_ns = 0, suppressed = 0;
   while (true) {
-    lines.clear();
     size_t n = 0;
     while (n < 512) {
       auto rec = in.next();
@@ -82,20 +280,30 @@ int run(const ringward::ChildArgs& args) {
         stats.add(c_dup);
         continue;
       }
-      stats.set(c_last[origin], id);
-      stats.add(c_delivered);
-      if (id <= in_file[origin]) {
-        stats.add(c_recovered);
-        continue;
+      OutEvent oe;
+      oe.id = id;
+      oe.priority = ev->getPriority();
+      oe.wall_ns = ev->getWallNs();
+      oe.record.assign(reinterpret_cast<const char*>(rec->data()), rec->size());
+      // Fail-open: a refused append was dropped and counted by the buffer under its reason.
+      auto r = buffer->append(oe);
+      if (!r.stored) {
+        suppressed++;
+        if (clock.mono_ns() - last_warn_ns > 1'000'000'000ULL) {  // at most one line a second
+          spdlog::warn("{} ({} such drops since the last message; counted in dropped.shipper.*)",
+                       r.error, suppressed);
+          last_warn_ns = clock.mono_ns();
+          suppressed = 0;
+        }
       }
-      append_event_json(*ev, lines);
-      lines += '\n';
+      stats.set(c_last[origin], id);
     }
-    if (!lines.empty()) file.append(lines);
+    if (n > 0) buffer->commit();  // `batch` policy: durable before the ring position moves
+    buffer->tick();
     uint64_t now = clock.mono_ns();
-    if (cfg.shipper.fsync == "always" || (n > 0 && now - last_sync > uint64_t(cfg.shipper.fsync_interval_ms) * 1'000'000)) {
-      file.sync();
-      last_sync = now;
+    if (n > 0 || now - last_publish > 50'000'000) {
+      publish_delivery();
+      last_publish = now;
     }
     stats.set(c_in_pos, in.position());
     stats.heartbeat(now);
@@ -103,11 +311,20 @@ int run(const ringward::ChildArgs& args) {
     in.commit();
     if (n == 0) {
       if (stop_requested()) break;
-      in.wait(100'000'000);
+      in.wait(50'000'000);
     }
   }
-  file.sync();
-  spdlog::info("stopped: {} events delivered", stats.get(c_delivered));
+  // Drain: give the sinks a bounded time to deliver what is buffered; the rest stays on disk
+  // and is replayed on the next start.
+  const uint64_t drain_until = clock.mono_ns() + 5'000'000'000ULL;
+  while (clock.mono_ns() < drain_until && buffer->stats().sinks.front().backlog > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (auto& w : workers) w->stop();
+  monitor.stop();
+  buffer->commit();
+  publish_delivery();
+  stats.publish();
+  spdlog::info("stopped: {} events delivered, {} buffered", stats.get(c_delivered), stats.get(c_buffered));
   return 0;
 }
 

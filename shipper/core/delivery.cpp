@@ -4,11 +4,25 @@
 #include <algorithm>
 #include <cmath>
 
+#include <kj/exception.h>
+
 namespace ringward::shipper {
 
 namespace {
 constexpr uint64_t kBackpressureStateNs = 5'000'000'000ULL;  // "backpressure" shown this long
 uint64_t ms_to_ns(milliseconds d) { return static_cast<uint64_t>(d.count()) * 1'000'000ULL; }
+
+std::string describe_current_exception() {
+  try {
+    throw;
+  } catch (const kj::Exception& e) {
+    return e.getDescription().cStr();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +321,17 @@ SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backof
       continue;
     }
     if (!limiter_.acquire(stop_)) return Outcome::aborted;
-    SendResult r = sink_.send(events);
+    SendResult r;
+    try {
+      r = sink_.send(events);
+    } catch (...) {
+      // A sink that throws has a bug or met an event it cannot handle; an escaping exception
+      // would kill the shipper and, the event being replayed from disk, make it a crash loop.
+      // Treat it as a refusal of the batch: bisection isolates the event into the DLQ.
+      r = SendResult{};
+      r.status = SendStatus::permanent;
+      r.detail = "sink threw: " + describe_current_exception();
+    }
     limiter_.release(r.backpressure ? AimdLimiter::Outcome::backpressure
                      : r.status == SendStatus::retry ? AimdLimiter::Outcome::failure
                                                      : AimdLimiter::Outcome::success);

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include <kj/exception.h>
+
 #include "common/event_codec.h"
 #include "common/event_json.h"
 
@@ -119,8 +121,19 @@ SendResult FileSink::send(std::span<const OutEvent> batch) {
       r.rejected.push_back({i, 0, "undecodable event record: " + dec.error()});
       continue;
     }
-    append_event_json(*ev, out);
-    out += '\n';
+    // Rendering traverses the whole message: a hostile record can fail deep inside (Cap'n Proto
+    // throws kj::Exception). Such an event is refused to the DLQ, the rest of the batch goes on.
+    const size_t mark = out.size();
+    try {
+      append_event_json(*ev, out);
+      out += '\n';
+    } catch (const kj::Exception& e) {
+      out.resize(mark);
+      r.rejected.push_back({i, 0, "event cannot be rendered: " + std::string(e.getDescription().cStr())});
+    } catch (const std::exception& e) {
+      out.resize(mark);
+      r.rejected.push_back({i, 0, std::string("event cannot be rendered: ") + e.what()});
+    }
   }
   if (!fd_.valid()) {
     if (auto e = open_current(); !e.ok()) {

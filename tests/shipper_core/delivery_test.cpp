@@ -412,3 +412,30 @@ TEST(SinkWorker, EveryEventEndsDeliveredOrDeadLetteredUnderChaos) {
 
 }  // namespace
 }  // namespace ringward::shipper
+
+namespace ringward::shipper {
+namespace {
+
+TEST(SinkWorker, ASinkThatThrowsOnOneEventDoesNotKillTheShipper) {
+  Rig rig;
+  rig.fill(8);
+  ScriptedSink sink([](size_t, std::span<const OutEvent> b) -> SendResult {
+    for (auto& e : b)
+      if (e.id == 5) throw std::runtime_error("cannot render event 5");
+    return ok();
+  });
+  SinkWorkerOptions o;
+  o.batch_size = 8;
+  SinkWorker w(o, sink, *rig.buffer, "s", rig.dlq.get(), rig.clock, rig.waiter);
+  ASSERT_TRUE(w.run_once());
+  auto st = w.stats();
+  EXPECT_EQ(st.delivered, 7u);
+  EXPECT_EQ(st.dead_lettered, 1u);
+  auto dead = rig.dlq->list();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event_id, 5u);
+  EXPECT_NE(dead[0].reason.find("cannot render event 5"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringward::shipper
