@@ -25,7 +25,8 @@ CircuitBreaker::CircuitBreaker(CircuitBreakerConfig config, const Clock& clock)
 
 bool CircuitBreaker::allow_at(uint64_t now_ns) {
   if (state_ == BreakerState::kOpen) {
-    if (now_ns - opened_at_ns_ < config_.recovery_ns) {
+    // A clock reading from before the opening (batches share readings) is not recovery time.
+    if (now_ns < opened_at_ns_ || now_ns - opened_at_ns_ < config_.recovery_ns) {
       ++counters_.rejected;
       return false;
     }

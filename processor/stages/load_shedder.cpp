@@ -43,7 +43,8 @@ LoadLevel LoadShedder::observe_utilization_at(double u, uint64_t now_ns) {
     // Down: only to the level the utilisation would give with the hysteresis added, and only
     // after the cooldown, so a ring hovering at a threshold does not flap.
     const LoadLevel with_margin = level_for(u + config_.hysteresis);
-    if (with_margin < ring_level_ && now_ns - last_change_ns_ >= config_.cooldown_ns) {
+    const bool cooled = now_ns >= last_change_ns_ && now_ns - last_change_ns_ >= config_.cooldown_ns;
+    if (with_margin < ring_level_ && cooled) {
       ring_level_ = with_margin;
     }
   }

@@ -98,10 +98,26 @@ bool valid_utf8(const unsigned char* p, size_t n) {
   return true;
 }
 
+// True when no byte of the 8 in x is outside printable ASCII 0x20..0x7E (SWAR: per byte, the high
+// bit of (b - 0x20) & ~b flags b < 0x20; b + 1 overflowing into 0x80 flags b >= 0x7F).
+inline bool word_printable_ascii(uint64_t x) {
+  constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  const uint64_t below_space = (x - 0x20 * k01) & ~x & k80;
+  const uint64_t at_or_above_del = (x + k01) | x;  // 0x7F + 1 and >= 0x80 set the high bit
+  return ((below_space | at_or_above_del) & k80) == 0;
+}
+
 // True when the bytes can be printed as they are: valid UTF-8 without control characters.
 bool printable(const unsigned char* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    if (!word_printable_ascii(x)) break;
+  }
+  if (i == n) return true;
   bool ascii_printable = true;
-  for (size_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     const unsigned char c = p[i];
     if (c < 0x20 || c == 0x7F) return false;
     ascii_printable &= (c < 0x80);
@@ -126,29 +142,34 @@ constexpr ValidationResult fail(ValidationReason reason, const char* field) {
 class Checker {
  public:
 
-  // Text: must be UTF-8 without NUL inside (capnp already checked the terminator).
+  // Text: must be UTF-8 without NUL inside (capnp already checked the terminator). The common
+  // case, printable ASCII, is settled by one SWAR pass that also rules out NUL.
   bool text(capnp::Text::Reader t, size_t max) {
     const auto* p = reinterpret_cast<const unsigned char*>(t.begin());
     const size_t n = t.size();
-    if (n > max || has_nul(p, n)) return false;
-    if (!printable(p, n)) {
-      if (!valid_utf8(p, n)) return false;
-      needs_escape_ = true;  // control characters: valid, but escape on output
-    }
+    if (n > max) return false;
+    if (printable(p, n)) return true;
+    if (has_nul(p, n) || !valid_utf8(p, n)) return false;
+    needs_escape_ = true;  // control characters: valid, but escape on output
     return true;
   }
   // Data holding a kernel C string (path, argv entry): no NUL inside, any other byte allowed.
   bool c_string(capnp::Data::Reader d, size_t max) {
-    if (d.size() > max || has_nul(d.begin(), d.size())) return false;
-    note_escape(d);
+    if (d.size() > max) return false;
+    if (printable(d.begin(), d.size())) return true;
+    if (has_nul(d.begin(), d.size())) return false;
+    needs_escape_ = true;
     return true;
   }
-  // Data holding arbitrary bytes (payload prefixes, HTTP targets): only the bound.
+  // Data holding arbitrary bytes shown to people (HTTP targets): the bound, escape marking.
   bool bytes(capnp::Data::Reader d, size_t max) {
     if (d.size() > max) return false;
     note_escape(d);
     return true;
   }
+  // Binary payload prefixes (HTTP request/response, samples): only the bound. They are binary by
+  // nature and always escaped on output, so scanning them here would only cost time.
+  bool binary(capnp::Data::Reader d, size_t max) const { return d.size() <= max; }
   bool needs_escape() const { return needs_escape_; }
 
  private:
@@ -164,8 +185,9 @@ bool valid_comm(capnp::Data::Reader comm, bool required, bool& needs_escape) {
   if (n > 16) return false;
   while (n > 0 && comm[n - 1] == 0) --n;
   if (n == 0) return !required;
+  if (printable(comm.begin(), n)) return true;
   if (has_nul(comm.begin(), n)) return false;
-  if (!printable(comm.begin(), n)) needs_escape = true;
+  needs_escape = true;
   return true;
 }
 
@@ -192,7 +214,8 @@ ValidationResult Validator::count(ValidationResult result) {
   return result;
 }
 
-ValidationResult Validator::validate(std::span<const std::byte> record, DecodedRecord& out) {
+ValidationResult Validator::validate_at(std::span<const std::byte> record, DecodedRecord& out,
+                                       uint64_t now_mono, uint64_t now_wall) {
   out.reader_.reset();
   out.event_ = schema::Event::Reader();
   if (record.size() > config_.max_record_bytes) {
@@ -212,8 +235,6 @@ ValidationResult Validator::validate(std::span<const std::byte> record, DecodedR
   capnp::ReaderOptions options;
   options.traversalLimitInWords = words * std::max<uint64_t>(config_.traversal_factor, 1);
   options.nestingLimit = config_.nesting_limit;
-  const uint64_t now_mono = clock_.mono_ns();
-  const uint64_t now_wall = clock_.wall_ns();
   try {
     auto& reader = out.reader_.emplace(kj::ArrayPtr<const capnp::word>(begin, words), options);
     // One record is one message: trailing bytes mean a framing error or smuggled data.
@@ -266,25 +287,31 @@ ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
 
   bool escape = false;
   if (!valid_comm(ev.getComm(), process_kind, escape)) return fail(R::kBadComm, "comm");
-  if (!valid_comm(ev.getParentComm(), false, escape)) return fail(R::kBadComm, "parentComm");
+  if (ev.hasParentComm() && !valid_comm(ev.getParentComm(), false, escape)) {
+    return fail(R::kBadComm, "parentComm");
+  }
 
   if (static_cast<unsigned>(ev.getPriority()) > static_cast<unsigned>(schema::Priority::CRITICAL)) {
     return fail(R::kBadField, "priority");
   }
-  if (static_cast<unsigned>(ev.getVerdict()) > static_cast<unsigned>(schema::Verdict::MALICIOUS)) {
-    return fail(R::kBadField, "verdict");
-  }
-  if (!std::isfinite(ev.getScore())) return fail(R::kBadField, "score");
-
   Checker s;
-  if (!s.text(ev.getHost(), c.max_host)) return fail(R::kBadString, "host");
-  {
+  if (c.reject_derived_fields) {
+    if (ev.getVerdict() != schema::Verdict::NONE || ev.getScore() != 0.0f || ev.hasRuleIds()) {
+      return fail(R::kBadField, "derived");
+    }
+  } else {
+    if (static_cast<unsigned>(ev.getVerdict()) >
+        static_cast<unsigned>(schema::Verdict::MALICIOUS)) {
+      return fail(R::kBadField, "verdict");
+    }
+    if (!std::isfinite(ev.getScore())) return fail(R::kBadField, "score");
     auto ids = ev.getRuleIds();
     if (ids.size() > c.max_rule_ids) return fail(R::kBadString, "ruleIds");
     for (auto id : ids) {
       if (!s.text(id, c.max_short_text)) return fail(R::kBadString, "ruleIds");
     }
   }
+  if (!s.text(ev.getHost(), c.max_host)) return fail(R::kBadString, "host");
 
   switch (kind) {
     case schema::Event::Kind::PROCESS_EXEC: {
@@ -325,12 +352,17 @@ ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
       auto e = ev.getKind().getHttp();
       if (!s.text(e.getMethod(), c.max_short_text)) return fail(R::kBadString, "http.method");
       if (!s.bytes(e.getTarget(), c.max_http_target)) return fail(R::kBadString, "http.target");
-      if (!s.bytes(e.getRequest(), c.max_payload)) return fail(R::kBadString, "http.request");
-      if (!s.bytes(e.getResponse(), c.max_payload)) return fail(R::kBadString, "http.response");
+      if (!s.binary(e.getRequest(), c.max_payload)) return fail(R::kBadString, "http.request");
+      if (!s.binary(e.getResponse(), c.max_payload)) return fail(R::kBadString, "http.response");
       if (!s.text(e.getRole(), c.max_short_text)) return fail(R::kBadString, "http.role");
-      if (!s.text(e.getRoute(), c.max_name_text) || !s.text(e.getService(), c.max_name_text) ||
-          !s.text(e.getBusinessError(), c.max_name_text) ||
-          !s.text(e.getBodyEncoding(), c.max_short_text)) {
+      if (c.reject_derived_fields) {
+        if (e.hasRoute() || e.hasService() || e.hasBusinessError() || e.hasBodyEncoding()) {
+          return fail(R::kBadField, "http.derived");
+        }
+      } else if (!s.text(e.getRoute(), c.max_name_text) ||
+                 !s.text(e.getService(), c.max_name_text) ||
+                 !s.text(e.getBusinessError(), c.max_name_text) ||
+                 !s.text(e.getBodyEncoding(), c.max_short_text)) {
         return fail(R::kBadString, "http.derived");
       }
       if (e.getStatus() > 999) return fail(R::kBadField, "http.status");
@@ -351,7 +383,7 @@ ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
     case schema::Event::Kind::VALIDATION_FAILURE: {
       auto e = ev.getKind().getValidationFailure();
       if (!s.text(e.getReason(), c.max_short_text)) return fail(R::kBadString, "vf.reason");
-      if (!s.bytes(e.getSample(), c.max_sample)) return fail(R::kBadString, "vf.sample");
+      if (!s.binary(e.getSample(), c.max_sample)) return fail(R::kBadString, "vf.sample");
       break;
     }
     case schema::Event::Kind::ENDPOINT_HEALTH: {

@@ -60,6 +60,11 @@ struct ValidationConfig {
   size_t max_payload = 1024;       // request/response prefix capture cap
   size_t max_rule_ids = 256;
   size_t max_sample = 4096;        // validation_failure.sample
+  // Raw-ring input: fields only the processor sets (verdict, score, ruleIds, http route/service/
+  // businessError/bodyEncoding) must be absent; a record carrying them is forged (bad_field).
+  // Checking presence is also far cheaper than reading them. Set false to validate processor
+  // output (the out ring, the disk buffer).
+  bool reject_derived_fields = true;
   // Which kinds may arrive on this input (bit i = Event::Which value i). Default: every kind
   // capture emits; validationFailure and endpointHealth are produced by the processor itself, so
   // a record claiming to be one on the raw ring is forged.
@@ -110,7 +115,12 @@ class Validator {
   Validator(ValidationConfig config, const Clock& clock);
 
   // Decodes `record` into `out` and validates it. On success out.event() is usable.
-  ValidationResult validate(std::span<const std::byte> record, DecodedRecord& out);
+  ValidationResult validate(std::span<const std::byte> record, DecodedRecord& out) {
+    return validate_at(record, out, clock_.mono_ns(), clock_.wall_ns());
+  }
+  // Same, judging timestamps against clock readings the caller took once for a whole batch.
+  ValidationResult validate_at(std::span<const std::byte> record, DecodedRecord& out,
+                               uint64_t now_mono, uint64_t now_wall);
   // Checks an already decoded event (e.g. one built by the processor itself). `now_*` are the
   // clock readings to judge timestamps against. Throws kj::Exception on malformed pointers:
   // validate() catches it, callers of this overload must too.

@@ -28,6 +28,19 @@ enum class SendStatus {
   retry,      // transient: retry the whole batch later (503, 429, timeout, disconnect)
   permanent,  // the whole batch can never be accepted as is (bad token, 4xx): split/DLQ
 };
+// How the network sinks (shipper/sinks/) fill `rejected` with each status:
+// - ok + rejected: those events are refused for good (DLQ them); all others are stored.
+// - retry + rejected: those events are refused for good (undecodable record, JetStream "message
+//   too large"); the others need a resend. Resending the whole batch is safe: the refused ones are
+//   refused again and reported once the rest is stored.
+// - permanent + rejected: a hint naming the event(s) that made the peer refuse the whole request
+//   (HEC code 6 with invalid-event-number). None of the batch was taken: DLQ the named ones and
+//   resend the rest, or bisect; alone in a request the bad event comes back as ok + rejected.
+// - permanent without rejected and more than one event: split to find the cause. OTLP partial
+//   success with some but not all records refused is reported this way, because OTLP does not
+//   say which ones; the stored ones may then be delivered twice.
+// An ambiguous outcome (timeout after sending, HEC indexer ack not confirmed in time) is retry:
+// at-least-once; JetStream de-duplicates the resend by Nats-Msg-Id, HEC and OTLP cannot.
 
 struct Rejection {
   size_t index = 0;  // index into the batch

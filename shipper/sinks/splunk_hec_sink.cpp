@@ -202,11 +202,15 @@ SendResult SplunkHecSink::classify(const HttpResponse& resp, const std::vector<s
     const JsonValue* n = answer->get("invalid-event-number");
     std::optional<int64_t> idx = n ? n->as_int() : std::nullopt;
     if (idx && *idx >= 0 && static_cast<size_t>(*idx) < sent.size()) {
-      // One event is malformed: it goes to the DLQ, the rest of the batch is sent again.
-      // With nothing else in the request there is nothing to resend.
-      r.status = sent.size() > 1 ? SendStatus::retry : SendStatus::ok;
-      r.rejected.push_back(Rejection{sent[static_cast<size_t>(*idx)], http, what});
-      r.detail = what + ": event " + std::to_string(sent[static_cast<size_t>(*idx)]) + " rejected, rest to resend";
+      // One event is malformed and HEC refused the request. Alone in the request: ok + rejected
+      // (it goes to the DLQ). With others: permanent + rejected naming the culprit, so the engine
+      // can dead-letter it and resend the rest, or bisect (which ends in the single-event case).
+      // Never retry: the same request would be refused forever.
+      const size_t bad = sent[static_cast<size_t>(*idx)];
+      r.status = sent.size() > 1 ? SendStatus::permanent : SendStatus::ok;
+      r.rejected.push_back(Rejection{bad, http, what});
+      r.detail = what + ": event " + std::to_string(bad) + " is malformed" +
+                 (sent.size() > 1 ? ", the others were not taken" : "");
       return r;
     }
     r.status = SendStatus::permanent;

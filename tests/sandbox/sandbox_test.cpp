@@ -289,6 +289,26 @@ TEST(Sandbox, RlimitsForbidNewFilesAndKeepOpenOnes) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_status(status);
 }
 
+TEST(Sandbox, RlimitNprocStopsForkForAnUnprivilegedUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  const auto nobody = sb::resolve_user("nobody");
+  ASSERT_TRUE(nobody.has_value());
+  const int status = run_in_child([&] {
+    sb::RlimitPolicy limits;
+    limits.nofile = 64;
+    if (auto s = sb::set_rlimits(limits); !s) return 10;
+    if (auto s = sb::switch_user(nobody->uid, nobody->gid); !s) return 11;
+    const pid_t pid = fork();  // no seccomp here: only RLIMIT_NPROC 0 stands in the way
+    if (pid == 0) _exit(0);
+    if (pid > 0) {
+      waitpid(pid, nullptr, 0);
+      return 12;
+    }
+    return errno == EAGAIN ? 0 : 13;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_status(status);
+}
+
 TEST(Sandbox, EmptyNetnsHasNoRouteOut) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   const int status = run_in_child([] {

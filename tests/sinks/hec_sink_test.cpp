@@ -192,13 +192,19 @@ TEST(HecSink, InvalidEventNumberRejectsThatEventOnly) {
   batch[0].record = "garbage!";  // undecodable: never sent, rejected locally
   rx.script(Reply{400, R"({"text":"Invalid data format","code":6,"invalid-event-number":1})"});
   SendResult r = sink.send(batch);
-  EXPECT_EQ(r.status, SendStatus::retry);
+  EXPECT_EQ(r.status, SendStatus::permanent);  // never a retry: the same request fails forever
   ASSERT_EQ(r.rejected.size(), 2u);
   EXPECT_EQ(r.rejected[0].index, 0u);
   EXPECT_NE(r.rejected[0].reason.find("corrupt event record"), std::string::npos) << r.rejected[0].reason;
   EXPECT_EQ(r.rejected[1].index, 2u);  // the peer's object #1 is batch index 2
   EXPECT_EQ(r.rejected[1].status, 400);
-  // The engine resends the rest: indexes 1 and 3.
+  // Alone in a request (as bisection ends), the bad event is ok + rejected: dead-lettered.
+  rx.script(Reply{400, R"({"text":"Invalid data format","code":6,"invalid-event-number":0})"});
+  r = sink.send(std::span<const OutEvent>(&batch[2], 1));
+  EXPECT_EQ(r.status, SendStatus::ok);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 0u);
+  // The rest goes through: indexes 1 and 3.
   std::vector<OutEvent> rest{batch[1], batch[3]};
   EXPECT_EQ(sink.send(rest).status, SendStatus::ok);
   auto events = rx.events();

@@ -112,3 +112,38 @@ class DroppingPeer {
 };
 
 }  // namespace ringward::shipper::sinks::test
+
+namespace ringward::shipper::sinks::test {
+
+// One OTLP log record as a receiver decoded it (from protobuf or JSON).
+struct OtlpRecord {
+  std::string host;  // resource attribute host.name
+  std::string service;
+  std::string scope_name, scope_version;
+  uint64_t time_ns = 0, observed_ns = 0;
+  int severity = 0;
+  std::string severity_text;
+  std::string body;
+  std::map<std::string, std::string> str_attrs;
+  std::map<std::string, int64_t> int_attrs;
+  std::map<std::string, std::vector<std::string>> list_attrs;
+};
+
+// OTLP/HTTP logs receiver: POST /v1/logs, protobuf or JSON by Content-Type, decoded field by field
+// with the real OTLP field numbers; answers 200 with an empty ExportLogsServiceResponse.
+class OtlpReceiver : public HttpReceiver {
+ public:
+  OtlpReceiver();
+  std::vector<OtlpRecord> records() const;
+  size_t decode_errors() const { return decode_errors_; }
+
+ private:
+  std::vector<OtlpRecord> records_;
+  std::atomic<size_t> decode_errors_{0};
+};
+
+// Decoders, exposed for tests of the encoder itself.
+std::optional<std::vector<OtlpRecord>> decode_otlp_protobuf(std::string_view body);
+std::optional<std::vector<OtlpRecord>> decode_otlp_json(std::string_view body);
+
+}  // namespace ringward::shipper::sinks::test

@@ -272,6 +272,26 @@ TEST_F(ValidatorTest, RejectsForgedAndUnknownKinds) {
   EXPECT_TRUE(patched) << "could not locate the union tag";
 }
 
+TEST_F(ValidatorTest, RejectsProcessorFieldsForgedOnTheRawRing) {
+  EXPECT_EQ(check(file_open([](auto ev) { ev.setVerdict(schema::Verdict::CLEAN); })).reason,
+            ValidationReason::kBadField);
+  EXPECT_EQ(check(file_open([](auto ev) { ev.initRuleIds(1).set(0, "sqli-001"); })).reason,
+            ValidationReason::kBadField);
+  capnp::MallocMessageBuilder m;
+  auto ev = m.initRoot<schema::Event>();
+  fill_base(ev);
+  auto http = ev.getKind().initHttp();
+  http.setMethod("GET");
+  http.setRoute("/api/{id}");
+  const auto bytes = to_bytes(m);
+  EXPECT_EQ(check(bytes).reason, ValidationReason::kBadField);
+  // The same record is fine where processor output is validated.
+  ValidationConfig out_ring;
+  out_ring.reject_derived_fields = false;
+  Validator v(out_ring, clock_);
+  EXPECT_TRUE(v.validate(bytes, record_).ok());
+}
+
 TEST_F(ValidatorTest, RejectsAddressLengthMismatch) {
   capnp::MallocMessageBuilder m;
   auto ev = m.initRoot<schema::Event>();
@@ -343,6 +363,7 @@ TEST(ValidationSamplerTest, BuildsAValidationFailureEventThatValidates) {
   // The out-ring validator (processor-made kinds allowed) accepts it.
   ValidationConfig config;
   config.allowed_kinds = ~0u;
+  config.reject_derived_fields = false;
   Validator v(config, clock);
   DecodedRecord rec;
   const auto r = v.validate(to_bytes(m), rec);

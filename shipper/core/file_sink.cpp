@@ -1,0 +1,100 @@
+// FileSink implementation. Trust: shipper process.
+#include "shipper/core/file_sink.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/event_codec.h"
+#include "common/event_json.h"
+
+namespace ringward::shipper {
+
+FileSink::FileSink(FileSinkOptions o) : o_(std::move(o)), name_("file:" + o_.path.string()) {
+  o_.max_file_bytes = std::max<uint64_t>(o_.max_file_bytes, 4096);
+}
+
+std::unique_ptr<FileSink> FileSink::open(FileSinkOptions o, io::IoError& err) {
+  std::unique_ptr<FileSink> s(new FileSink(std::move(o)));
+  if (s->o_.path.has_parent_path()) {
+    err = io::make_dirs(s->o_.path.parent_path());
+    if (!err.ok()) return nullptr;
+  }
+  err = s->open_current();
+  if (!err.ok()) return nullptr;
+  return s;
+}
+
+io::IoError FileSink::open_current() {
+  if (auto e = io::open_file(o_.path, O_WRONLY | O_CREAT | O_APPEND, 0640, fd_); !e.ok()) return e;
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) < 0) return io::IoError::from_errno(errno, "stat " + o_.path.string());
+  size_ = static_cast<uint64_t>(st.st_size);
+  return {};
+}
+
+io::IoError FileSink::rotate() {
+  fd_.reset();
+  auto numbered = [&](size_t i) {
+    auto p = o_.path;
+    p += "." + std::to_string(i);
+    return p;
+  };
+  if (o_.max_files == 0) {
+    if (::unlink(o_.path.c_str()) < 0 && errno != ENOENT)
+      return io::IoError::from_errno(errno, "remove " + o_.path.string());
+  } else {
+    ::unlink(numbered(o_.max_files).c_str());  // the oldest leaves (ENOENT is fine)
+    for (size_t i = o_.max_files; i > 1; --i) ::rename(numbered(i - 1).c_str(), numbered(i).c_str());
+    if (::rename(o_.path.c_str(), numbered(1).c_str()) < 0 && errno != ENOENT)
+      return io::IoError::from_errno(errno, "rotate " + o_.path.string());
+  }
+  rotations_++;
+  return open_current();
+}
+
+SendResult FileSink::send(std::span<const OutEvent> batch) {
+  SendResult r;
+  std::string out;
+  EventDecoder dec;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& rec = batch[i].record;
+    auto ev = dec.decode(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(rec.data()), rec.size()));
+    if (!ev) {
+      r.rejected.push_back({i, 0, "undecodable event record: " + dec.error()});
+      continue;
+    }
+    append_event_json(*ev, out);
+    out += '\n';
+  }
+  if (!fd_.valid()) {
+    if (auto e = open_current(); !e.ok()) {
+      r.status = SendStatus::retry;
+      r.detail = e.what;
+      return r;
+    }
+  }
+  if (size_ > 0 && size_ + out.size() > o_.max_file_bytes) {
+    if (auto e = rotate(); !e.ok()) {
+      r.status = SendStatus::retry;
+      r.detail = e.what;
+      return r;
+    }
+  }
+  size_t written = 0;
+  auto e = io::write_all(fd_.get(), out.data(), out.size(), &written);
+  if (e.ok() && o_.fsync && ::fdatasync(fd_.get()) < 0) e = io::IoError::from_errno(errno, "fdatasync");
+  if (!e.ok()) {
+    // Cut what was written of this batch: the retry writes it whole (no half lines).
+    if (written > 0 && ::ftruncate(fd_.get(), static_cast<off_t>(size_)) < 0) fd_.reset();
+    r.status = SendStatus::retry;
+    r.detail = "file sink " + o_.path.string() + ": " + e.what;
+    return r;
+  }
+  size_ += out.size();
+  return r;
+}
+
+}  // namespace ringward::shipper
