@@ -185,6 +185,7 @@ TEST(Ring, ConsumerPositionBackwardsOrPastProducerIsClamped) {
   r.commit();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(w.try_write(p));
   w.publish();
+  EXPECT_NEAR(w.utilization(), 10 * 128 / 4096.0, 1e-9);  // the producer has seen the commit
   uint64_t good = m.hdr()->read_pos.load();
   // A hostile consumer claims it read far ahead: the producer must not believe it.
   m.hdr()->read_pos.store(good + 1'000'000);
