@@ -75,3 +75,32 @@ TEST(Stats, TextBlobsRoundTrip) {
 
 }  // namespace
 }  // namespace ringward
+
+#include "common/stats_prometheus.h"
+
+namespace ringward {
+namespace {
+
+TEST(StatsPrometheus, RendersCountersAndDropsWithLabels) {
+  StatsSnapshot s;
+  s.ready = true;
+  s.counters = {{"in", 5}, {"dropped.processor.rate_limit", 3}, {"in_pos", 99}};
+  std::string out;
+  append_stats_prometheus({{"processor", s}}, out);
+  EXPECT_NE(out.find("# TYPE ringward_processor_in_total counter\nringward_processor_in_total 5\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("ringward_processor_in_pos 99\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("ringward_events_dropped_total{process=\"processor\",stage=\"processor\",reason=\"rate_limit\"} 3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("ringward_processor_up 1\n"), std::string::npos);
+}
+
+TEST(StatsPrometheus, HostileMetricsTextIsFiltered) {
+  std::string out;
+  size_t rejected = append_sanitized_metrics(
+      "# TYPE a counter\na{x=\"1\"} 2\nevil line here\nb{x=\"unterminated} 1\n# EOF junk\nc 1e3\n"
+      "d{q=\"a\\\"b\"} 4 1700000000\n", out);
+  EXPECT_EQ(rejected, 3u);
+  EXPECT_EQ(out, "# TYPE a counter\na{x=\"1\"} 2\nc 1e3\nd{q=\"a\\\"b\"} 4 1700000000\n");
+}
+
+}  // namespace
+}  // namespace ringward
