@@ -279,6 +279,10 @@ Config parse(const toml::table& root, const std::string& origin) {
   sup.integer("restart_window_s", s.restart_window_s, 1, 86400);
   sup.integer("shutdown_timeout_s", s.shutdown_timeout_s, 1, 3600);
   sup.str("admin_group", s.admin_group);
+  sup.integer("health_window_s", s.health_window_s, 5, 86400);
+  sup.real("degraded_drops_per_second", s.degraded_drops_per_second, 0, 1e9);
+  sup.integer("stale_heartbeat_s", s.stale_heartbeat_s, 1, 86400);
+  sup.boolean("seccomp_audit", s.seccomp_audit);
   sup.reject_unknown();
 
   Section cap(subtable(root, "capture", origin), "capture", origin);

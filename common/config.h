@@ -25,6 +25,13 @@ struct SupervisorConfig {
   int64_t restart_window_s = 120;   // ... within this window
   int64_t shutdown_timeout_s = 20;  // graceful drain bound on SIGTERM
   std::string admin_group = "ringward";
+  // Health aggregation (ringwardctl health, status): the window rates are measured over, the drop
+  // rate above which the pipeline is Degraded, and how old a child's heartbeat may get.
+  int64_t health_window_s = 60;
+  double degraded_drops_per_second = 0.0;
+  int64_t stale_heartbeat_s = 15;
+  // Follow the kernel log (/dev/kmsg) to name the syscall of a child killed by seccomp.
+  bool seccomp_audit = true;
 };
 
 struct CaptureConfig {
@@ -44,7 +51,9 @@ struct CaptureConfig {
 };
 
 struct ProcessorConfig {
-  std::string user;                    // empty: keep the supervisor's identity (tests, dev)
+  // Identity the supervisor starts the processor as. Empty: "ringward-proc" when that user exists,
+  // else root with a warning; "root": root without a warning (development only).
+  std::string user;
   int64_t max_event_size = 1 << 20;    // bytes; larger records are invalid
   int64_t max_events_per_second = 10000;
   int64_t burst = 20000;
@@ -68,7 +77,8 @@ struct SinkConfig {
 };
 
 struct ShipperConfig {
-  std::string user;
+  std::string user;  // empty: "ringward-ship" when it exists, else root with a warning
+
   std::string buffer_dir = "/var/lib/ringward/buffer";
   std::string dlq_dir = "/var/lib/ringward/dlq";
   int64_t max_memory_buffer_mb = 64;

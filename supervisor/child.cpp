@@ -1,3 +1,5 @@
+// Child process start-up and restart policy (see child.h). Trust: supervisor (root); the code
+// between fork and exec runs in the child and only makes async-signal-safe calls.
 #include "supervisor/child.h"
 
 #include <fcntl.h>
@@ -60,6 +62,15 @@ bool Child::start(uint64_t now_ns) {
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The service manager's notification socket and watchdog are the supervisor's alone.
+  std::vector<char*> envp;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view v(*e);
+    if (v.rfind("NOTIFY_SOCKET=", 0) == 0 || v.rfind("WATCHDOG_", 0) == 0) continue;
+    envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
+  pid_t parent = getpid();
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -71,17 +82,25 @@ bool Child::start(uint64_t now_ns) {
   if (pid == 0) {
     // Child: own process group, readiness pipe on fd 3, default signal state, then identity.
     setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (dup2(fds[1], 3) < 0) _exit(126);
     if (spec_.new_netns && unshare(CLONE_NEWNET) != 0) _exit(125);
     if (switch_user) {
+      // Empty the bounding set while CAP_SETPCAP is still held: the unprivileged child could not
+      // do it itself, and no later exec of a setuid/file-capability binary can bring caps back.
+      for (int cap = 0; cap < 64; ++cap) {
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) _exit(123);
+      }
       if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
         _exit(124);
     }
-    execv(argv[0], argv.data());
+    // After the identity switch: a credential change clears the parent-death signal.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(0);  // the supervisor died before prctl took effect
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(fds[1]);
@@ -109,22 +128,41 @@ void Child::on_ready(uint64_t now_ns) {
   close_ready_fd();
 }
 
-std::string Child::on_exit(int status, uint64_t now_ns) {
-  close_ready_fd();
-  std::string cause;
-  if (WIFEXITED(status)) {
-    cause = fmt::format("exited with status {}", WEXITSTATUS(status));
-    if (WEXITSTATUS(status) == 127) cause += " (could not execute " + spec_.executable + ")";
-    if (WEXITSTATUS(status) == 124) cause += " (could not switch to user " + spec_.user + ")";
-  } else if (WIFSIGNALED(status)) {
+std::string Child::describe_exit(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    cause = fmt::format("killed by signal {} ({})", sig, strsignal(sig));
-    if (sig == SIGSYS) cause += ": seccomp violation";
+    const char* abbrev = sigabbrev_np(sig);
+    std::string s = fmt::format("killed by signal {} (SIG{})", sig, abbrev ? abbrev : "?");
+    if (WCOREDUMP(status)) s += ", core dumped";
+    return s;
   }
+  return fmt::format("wait status 0x{:x}", status);
+}
+
+std::string Child::on_exit(int status, uint64_t now_ns, const std::string& detail) {
+  close_ready_fd();
+  std::string cause = describe_exit(status);
+  if (WIFEXITED(status)) {
+    if (WEXITSTATUS(status) == 127) cause += " (could not execute " + spec_.executable + ")";
+    if (WEXITSTATUS(status) == 126) cause += " (could not set up the readiness fd)";
+    if (WEXITSTATUS(status) == 125) cause += " (could not create its network namespace)";
+    if (WEXITSTATUS(status) == 124) cause += " (could not switch to user " + spec_.user + ")";
+    if (WEXITSTATUS(status) == 123) cause += " (could not empty its capability bounding set)";
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) cause += ": seccomp violation";
+  if (!detail.empty()) cause += ": " + detail;
   last_exit_ = cause;
   pid_ = -1;
   if (stopping_) {
     state_ = ChildState::stopped;
+    return cause;
+  }
+  if (restart_requested_) {
+    restart_requested_ = false;
+    state_ = ChildState::backoff;
+    next_start_ns_ = now_ns;
+    spdlog::info("{}: {}; restarting now as requested", spec_.name, cause);
     return cause;
   }
   // A child that ran stably gets a fresh backoff; one that dies young backs off harder.
@@ -156,6 +194,14 @@ bool Child::restart_due(uint64_t now_ns) const {
 
 void Child::request_stop(int sig) {
   if (pid_ > 0) kill(pid_, sig);
+}
+
+void Child::request_restart() {
+  reset_failure();
+  if (pid_ > 0) {
+    restart_requested_ = true;
+    kill(pid_, SIGTERM);
+  }
 }
 
 void Child::reset_failure() {

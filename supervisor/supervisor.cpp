@@ -1,7 +1,10 @@
+// The supervisor's event loop, control protocol, health and reload (see supervisor.h).
+// Trust: root.
 #include "supervisor/supervisor.h"
 
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -14,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include <fmt/format.h>
@@ -28,6 +32,8 @@ namespace ringward::supervisor {
 namespace {
 
 constexpr const char* kChildren[] = {"capture", "processor", "shipper"};
+constexpr uint64_t kSecond = 1'000'000'000ULL;
+constexpr uint64_t kRateWindowNs = 5 * kSecond;  // events/s shown by status and top
 
 std::string json_str(std::string_view s) {
   std::string out;
@@ -58,7 +64,7 @@ bool peer_allowed(int fd, const std::string& admin_group, std::string& who) {
   if (!g) return false;
   if (cred.gid == g->gr_gid) return true;
   // Supplementary groups of the peer process.
-  FILE* f = fopen(fmt::format("/proc/{}/status", cred.pid).c_str(), "r");
+  FILE* f = fopen(fmt::format("/proc/{}/status", cred.pid).c_str(), "re");
   if (!f) return false;
   char line[512];
   bool ok = false;
@@ -72,10 +78,56 @@ bool peer_allowed(int fd, const std::string& admin_group, std::string& who) {
   return ok;
 }
 
+// Parsed status JSON of a child's page, or nullopt when it has none or it is malformed.
+std::optional<JsonValue> page_status(const ShmSegment* seg) {
+  if (!seg) return std::nullopt;
+  std::string text = StatsReader(seg->data(), seg->size()).status_json();
+  if (text.empty() || text.front() != '{') return std::nullopt;
+  return parse_json(text);
+}
+
+std::string human_rate(double r) {
+  if (r >= 1e6) return fmt::format("{:.1f}M", r / 1e6);
+  if (r >= 1e4) return fmt::format("{:.1f}k", r / 1e3);
+  return fmt::format("{:.0f}", r);
+}
+
+std::string human_duration(double s) {
+  if (s < 120) return fmt::format("{:.0f}s", s);
+  if (s < 7200) return fmt::format("{:.0f}m", s / 60);
+  if (s < 172800) return fmt::format("{:.1f}h", s / 3600);
+  return fmt::format("{:.1f}d", s / 86400);
+}
+
 }  // namespace
 
+std::optional<Identity> resolve_identity(const std::string& configured, const std::string& fallback,
+                                         std::string& warning, std::string& error) {
+  Identity id;
+  if (configured == "root") return id;
+  std::string name = configured.empty() ? fallback : configured;
+  passwd* pw = getpwnam(name.c_str());
+  if (!pw) {
+    if (!configured.empty()) {
+      error = fmt::format("user '{}' does not exist (create it: systemd-sysusers, or set the key to "
+                          "\"root\" for development)", name);
+      return std::nullopt;
+    }
+    warning = fmt::format("user '{}' does not exist: running it as root (install "
+                          "systemd/sysusers.d/ringward.conf, or set the user key)", name);
+    return id;
+  }
+  id.user = name;
+  id.uid = pw->pw_uid;
+  id.gid = pw->pw_gid;
+  return id;
+}
+
 Supervisor::Supervisor(Config cfg, std::string config_path, std::string libexec_dir)
-    : cfg_(std::move(cfg)), config_path_(std::move(config_path)), libexec_dir_(std::move(libexec_dir)) {
+    : cfg_(std::move(cfg)),
+      config_path_(std::move(config_path)),
+      libexec_dir_(std::move(libexec_dir)),
+      rates_(uint64_t(cfg_.supervisor.health_window_s) * kSecond + 5 * kSecond) {
   prefix_ = fmt::format("/ringward-{}-", getpid());
 }
 
@@ -88,15 +140,44 @@ Supervisor::~Supervisor() {
   if (signal_fd_ >= 0) close(signal_fd_);
 }
 
+bool Supervisor::resolve_identities() {
+  std::string warning, error;
+  auto p = resolve_identity(cfg_.processor.user, "ringward-proc", warning, error);
+  if (!p) {
+    spdlog::error("[processor] user: {}", error);
+    return false;
+  }
+  if (!warning.empty()) spdlog::warn("processor: {}", warning);
+  warning.clear();
+  auto s = resolve_identity(cfg_.shipper.user, "ringward-ship", warning, error);
+  if (!s) {
+    spdlog::error("[shipper] user: {}", error);
+    return false;
+  }
+  if (!warning.empty()) spdlog::warn("shipper: {}", warning);
+  proc_id_ = *p;
+  ship_id_ = *s;
+  return true;
+}
+
 void Supervisor::create_segments() {
+  // Each segment is mappable only by its two peers (never 0644). Capture runs as root, so root
+  // owns what capture writes; the group bit gives the peer access without CAP_DAC_OVERRIDE.
+  //   raw ring        capture rw (owner root)    processor rw (group)      0660
+  //   out ring        processor rw (owner)       shipper rw (group)        0660
+  //   stats pages     their writer rw (owner)    shipper r (group: /metrics) 0640
   uint64_t cap = static_cast<uint64_t>(cfg_.supervisor.event_buffer_size);
   size_t seg = ring_segment_size(cap);
-  raw_.emplace(ShmSegment::create(raw_ring_name(prefix_), seg, 0600));
-  ring_format(raw_->data(), raw_->size(), cap, static_cast<uint64_t>(cfg_.processor.max_event_size), "raw");
-  out_.emplace(ShmSegment::create(out_ring_name(prefix_), seg, 0600));
-  ring_format(out_->data(), out_->size(), cap, static_cast<uint64_t>(cfg_.processor.max_event_size), "out");
+  uint64_t max_rec = static_cast<uint64_t>(cfg_.processor.max_event_size);
+  raw_.emplace(ShmSegment::create(raw_ring_name(prefix_), seg, 0660, 0, proc_id_.gid));
+  ring_format(raw_->data(), raw_->size(), cap, max_rec, "raw");
+  out_.emplace(ShmSegment::create(out_ring_name(prefix_), seg, 0660, proc_id_.uid, ship_id_.gid));
+  ring_format(out_->data(), out_->size(), cap, max_rec, "out");
   for (const char* name : kChildren) {
-    auto s = ShmSegment::create(stats_page_name(prefix_, name), stats_page_size(), 0600);
+    uid_t owner = std::string(name) == "processor" ? proc_id_.uid
+                  : std::string(name) == "shipper" ? ship_id_.uid : 0;
+    auto s = ShmSegment::create(stats_page_name(prefix_, name), stats_page_size(), 0640, owner,
+                                ship_id_.gid);
     stats_page_format(s.data(), s.size());
     stats_.emplace_back(name, std::move(s));
   }
@@ -111,9 +192,30 @@ void Supervisor::remove_segments() {
   for (const char* name : kChildren) ShmSegment::remove(stats_page_name(prefix_, name));
 }
 
+void Supervisor::prepare_shipper_dirs() {
+  // Only the shipper writes the buffer and DLQ directories: they belong to its user.
+  for (const std::string& dir : {cfg_.shipper.buffer_dir, cfg_.shipper.dlq_dir}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      spdlog::warn("cannot create {}: {} (the shipper will report it)", dir, ec.message());
+      continue;
+    }
+    if (ship_id_.uid == 0) continue;
+    if (chown(dir.c_str(), ship_id_.uid, ship_id_.gid) != 0 || chmod(dir.c_str(), 0750) != 0)
+      spdlog::warn("cannot give {} to user {}: {}", dir, ship_id_.user, strerror(errno));
+  }
+}
+
 Child* Supervisor::find(const std::string& name) {
   for (auto& c : children_)
     if (c->spec().name == name) return c.get();
+  return nullptr;
+}
+
+const ShmSegment* Supervisor::stats_page(const std::string& name) const {
+  for (auto& [n, seg] : stats_)
+    if (n == name) return &seg;
   return nullptr;
 }
 
@@ -128,8 +230,11 @@ void Supervisor::start_children() {
       spec.args.push_back("--config");
       spec.args.push_back(config_path_);
     }
-    if (spec.name == "processor") spec.user = cfg_.processor.user;
-    if (spec.name == "shipper") spec.user = cfg_.shipper.user;
+    if (spec.name == "processor") {
+      spec.user = proc_id_.user;
+      spec.new_netns = true;  // parses hostile bytes: no network at all, not even loopback up
+    }
+    if (spec.name == "shipper") spec.user = ship_id_.user;
     children_.push_back(std::make_unique<Child>(spec, cfg_.supervisor));
     children_.back()->start(now);
   }
@@ -140,7 +245,17 @@ void Supervisor::reap() {
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     for (auto& c : children_) {
-      if (c->pid() == pid) c->on_exit(status, clock_.mono_ns());
+      if (c->pid() != pid) continue;
+      std::string detail;
+      if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+        if (kmsg_ && kmsg_->available()) {
+          if (auto rec = kmsg_->find(pid, 300)) detail = "syscall " + rec->syscall_name;
+          else detail = "syscall unknown (no audit record in the kernel log; with auditd see ausearch -m SECCOMP)";
+        } else {
+          detail = "syscall unknown (kernel log not readable)";
+        }
+      }
+      c->on_exit(status, clock_.mono_ns(), detail);
     }
   }
 }
@@ -175,27 +290,61 @@ Accounting Supervisor::accounting() {
   return a;
 }
 
-std::string Supervisor::health(std::vector<std::string>& reasons) {
-  bool failed = false, degraded = false, unknown = false;
-  for (auto& c : children_) {
-    if (c->state() == ChildState::failed) {
-      failed = true;
-      reasons.push_back(c->spec().name + " permanently failed: " + c->last_exit());
-    } else if (c->state() != ChildState::running) {
-      degraded = true;
-      reasons.push_back(c->spec().name + " is " + state_name(c->state()));
+// One sample of every counter rates and health are computed from, about once a second.
+void Supervisor::sample(uint64_t now_ns) {
+  std::map<std::string, uint64_t> t;
+  for (auto& [name, seg] : stats_) {
+    auto snap = StatsReader(seg.data(), seg.size()).snapshot();
+    for (const auto& [k, v] : snap.counters)
+      if (k.rfind("dropped.", 0) == 0) t[k] += v;
+    if (name == "capture") {
+      t["capture.in"] = snap.value("captured");
+      t["capture.out"] = snap.value("written");
+    } else if (name == "processor") {
+      t["processor.in"] = snap.value("in");
+      t["processor.out"] = snap.value("out");
+    } else {
+      t["shipper.in"] = snap.value("in");
+      t["shipper.out"] = snap.value("delivered");
     }
   }
-  if (children_.empty()) unknown = true;
-  auto acc = accounting();
-  for (auto& [k, v] : acc.dropped)
-    if (v) {
-      degraded = true;
-      reasons.push_back(fmt::format("{} events dropped ({})", v, k));
+  rates_.add(now_ns, std::move(t));
+  last_sample_ns_ = now_ns;
+}
+
+HealthReport Supervisor::health() {
+  uint64_t now = clock_.mono_ns();
+  HealthInputs in;
+  for (auto& c : children_) {
+    ChildObservation o;
+    o.name = c->spec().name;
+    o.state = state_name(c->state());
+    o.last_exit = c->last_exit();
+    if (const ShmSegment* seg = stats_page(o.name); seg && c->state() == ChildState::running) {
+      uint64_t hb = std::max(StatsReader(seg->data(), seg->size()).snapshot().heartbeat_mono_ns,
+                             c->started_ns());
+      o.heartbeat_age_s = hb <= now ? double(now - hb) / 1e9 : 0;
     }
-  if (failed) return "Unhealthy";
-  if (unknown) return "Unknown";
-  return degraded ? "Degraded" : "Healthy";
+    in.children.push_back(std::move(o));
+  }
+  uint64_t window = uint64_t(cfg_.supervisor.health_window_s) * kSecond;
+  uint64_t kernel = 0;
+  for (const auto& k : rates_.keys_with_prefix("dropped.")) {
+    uint64_t inc = rates_.increase(k, window);
+    if (inc) in.drops_in_window[k.substr(8)] = inc;
+    if (k.rfind("dropped.kernel.", 0) == 0) kernel += inc;
+  }
+  uint64_t captured = rates_.increase("capture.in", window);
+  in.kernel_drop_fraction = captured ? double(kernel) / double(captured) : 0;
+  auto ship = page_status(stats_page("shipper"));
+  auto proc = page_status(stats_page("processor"));
+  in.shipper_status = ship ? &*ship : nullptr;
+  in.processor_status = proc ? &*proc : nullptr;
+  HealthThresholds th;
+  th.window_s = double(cfg_.supervisor.health_window_s);
+  th.drops_per_s = cfg_.supervisor.degraded_drops_per_second;
+  th.stale_heartbeat_s = double(cfg_.supervisor.stale_heartbeat_s);
+  return evaluate_health(in, th);
 }
 
 std::string Supervisor::status_json() {
@@ -203,27 +352,31 @@ std::string Supervisor::status_json() {
   std::string j = "{";
   j += fmt::format("\"version\":\"{}\",\"supervisor_pid\":{},\"uptime_s\":{:.1f},", RINGWARD_VERSION,
                    getpid(), (now - started_ns_) / 1e9);
-  std::vector<std::string> reasons;
-  std::string h = health(reasons);
-  j += fmt::format("\"health\":{{\"state\":\"{}\",\"reasons\":[", h);
-  for (size_t i = 0; i < reasons.size(); ++i) j += (i ? "," : "") + json_str(reasons[i]);
+  j += fmt::format("\"config\":{},", json_str(config_path_.empty() ? "<embedded default>" : config_path_));
+  HealthReport h = health();
+  j += fmt::format("\"health\":{{\"state\":\"{}\",\"reasons\":[", health_name(h.state));
+  for (size_t i = 0; i < h.reasons.size(); ++i) j += (i ? "," : "") + json_str(h.reasons[i]);
   j += "]},\"processes\":[";
   bool first = true;
   for (auto& c : children_) {
+    const std::string& name = c->spec().name;
     StatsSnapshot snap;
     std::string status = "{}";
-    for (auto& [name, seg] : stats_)
-      if (name == c->spec().name) {
-        StatsReader r(seg.data(), seg.size());
-        snap = r.snapshot();
-        status = r.status_json();
-        if (status.empty() || status.front() != '{') status = "{}";
-      }
+    if (const ShmSegment* seg = stats_page(name)) {
+      StatsReader r(seg->data(), seg->size());
+      snap = r.snapshot();
+      status = r.status_json();
+      // Passed through only when it parses: a hostile page must not break the document.
+      if (status.empty() || !parse_json(status)) status = "{}";
+    }
     double uptime = c->pid() > 0 ? (now - c->started_ns()) / 1e9 : 0.0;
+    std::string user = name == "processor" ? proc_id_.user : name == "shipper" ? ship_id_.user : "";
     j += fmt::format("{}{{\"name\":\"{}\",\"pid\":{},\"state\":\"{}\",\"restarts\":{},\"uptime_s\":{:.1f},"
-                     "\"last_exit\":{},\"counters\":{{",
-                     first ? "" : ",", c->spec().name, c->pid() > 0 ? c->pid() : 0,
-                     state_name(c->state()), c->restarts(), uptime, json_str(c->last_exit()));
+                     "\"last_exit\":{},\"user\":{},\"events_in_per_s\":{:.1f},\"events_out_per_s\":{:.1f},"
+                     "\"counters\":{{",
+                     first ? "" : ",", name, c->pid() > 0 ? c->pid() : 0, state_name(c->state()),
+                     c->restarts(), uptime, json_str(c->last_exit()), json_str(user.empty() ? "root" : user),
+                     rates_.rate(name + ".in", kRateWindowNs), rates_.rate(name + ".out", kRateWindowNs));
     first = false;
     bool f2 = true;
     for (auto& [k, v] : snap.counters) {
@@ -242,6 +395,19 @@ std::string Supervisor::status_json() {
                        u.capacity ? double(u.used_bytes) / double(u.capacity) : 0.0, u.pending_records);
   };
   j += "\"rings\":{" + ring("raw", ru) + "," + ring("out", ou) + "},";
+  j += "\"sinks\":[";
+  if (auto ship = page_status(stats_page("shipper"))) {
+    bool f = true;
+    for (const auto& k : (*ship)["sinks"].items()) {
+      j += fmt::format("{}{{\"name\":{},\"state\":{},\"breaker\":{},\"delivered\":{:.0f},\"backlog\":{:.0f},"
+                       "\"dead_lettered\":{:.0f},\"last_error\":{}}}",
+                       f ? "" : ",", json_str(k["name"].str("?")), json_str(k["state"].str("unknown")),
+                       json_str(k["breaker"].str("unknown")), k["delivered"].num(), k["backlog"].num(),
+                       k["dead_lettered"].num(), json_str(k["last_error"].str()));
+      f = false;
+    }
+  }
+  j += "],";
   auto a = accounting();
   j += fmt::format("\"accounting\":{{\"captured\":{},\"generated\":{},\"delivered\":{},"
                    "\"dead_lettered\":{},\"in_flight\":{},\"duplicates\":{},\"unexplained\":{},\"dropped\":{{",
@@ -249,44 +415,115 @@ std::string Supervisor::status_json() {
                    a.unexplained);
   for (size_t i = 0; i < a.dropped.size(); ++i)
     j += fmt::format("{}\"{}\":{}", i ? "," : "", a.dropped[i].first, a.dropped[i].second);
+  j += "},\"dropped_per_s\":{";
+  for (size_t i = 0; i < a.dropped.size(); ++i)
+    j += fmt::format("{}\"{}\":{:.2f}", i ? "," : "", a.dropped[i].first,
+                     rates_.rate("dropped." + a.dropped[i].first, kRateWindowNs));
   j += "}}}";
   return j;
 }
 
 std::string Supervisor::status_text() {
   uint64_t now = clock_.mono_ns();
-  std::vector<std::string> reasons;
-  std::string h = health(reasons);
-  std::string t = fmt::format("ringward {}  health: {}\n", RINGWARD_VERSION, h);
-  for (auto& r : reasons) t += "  - " + r + "\n";
-  t += fmt::format("\n{:<10} {:>8} {:<9} {:>10} {:>8} {:>12} {:>12}\n", "PROCESS", "PID", "STATE",
-                   "UPTIME", "RESTARTS", "IN", "OUT");
+  HealthReport h = health();
+  std::string t = fmt::format("ringward {}  health: {}  config: {}\n", RINGWARD_VERSION, health_name(h.state),
+                              config_path_.empty() ? "<embedded default>" : config_path_);
+  for (auto& r : h.reasons) t += "  - " + r + "\n";
+  t += fmt::format("\n{:<10} {:>8} {:<9} {:>8} {:>8} {:>9} {:>9} {:>12} {:>12}  {}\n", "PROCESS", "PID",
+                   "STATE", "UPTIME", "RESTARTS", "IN/s", "OUT/s", "IN", "OUT", "USER");
   for (auto& c : children_) {
+    const std::string& name = c->spec().name;
     StatsSnapshot snap;
-    for (auto& [name, seg] : stats_)
-      if (name == c->spec().name) snap = StatsReader(seg.data(), seg.size()).snapshot();
-    uint64_t in = c->spec().name == "capture" ? snap.value("captured") : snap.value("in");
-    uint64_t out = c->spec().name == "capture" ? snap.value("written")
-                   : c->spec().name == "shipper" ? snap.value("delivered") : snap.value("out");
+    if (const ShmSegment* seg = stats_page(name)) snap = StatsReader(seg->data(), seg->size()).snapshot();
+    uint64_t in = name == "capture" ? snap.value("captured") : snap.value("in");
+    uint64_t out = name == "capture" ? snap.value("written") : name == "shipper" ? snap.value("delivered") : snap.value("out");
     double up = c->pid() > 0 ? (now - c->started_ns()) / 1e9 : 0.0;
-    t += fmt::format("{:<10} {:>8} {:<9} {:>9.0f}s {:>8} {:>12} {:>12}\n", c->spec().name,
-                     c->pid() > 0 ? c->pid() : 0, state_name(c->state()), up, c->restarts(), in, out);
+    std::string user = name == "processor" ? proc_id_.user : name == "shipper" ? ship_id_.user : "";
+    t += fmt::format("{:<10} {:>8} {:<9} {:>8} {:>8} {:>9} {:>9} {:>12} {:>12}  {}\n", name,
+                     c->pid() > 0 ? c->pid() : 0, state_name(c->state()), human_duration(up), c->restarts(),
+                     human_rate(rates_.rate(name + ".in", kRateWindowNs)),
+                     human_rate(rates_.rate(name + ".out", kRateWindowNs)), in, out,
+                     user.empty() ? "root" : user);
+    if (c->state() != ChildState::running && !c->last_exit().empty())
+      t += fmt::format("{:<10} last exit: {}\n", "", c->last_exit());
   }
   auto ru = ring_usage(raw_->data(), raw_->size(), false);
   auto ou = ring_usage(out_->data(), out_->size(), false);
   t += fmt::format("\nrings: raw {:.1f}% of {} MiB, out {:.1f}% of {} MiB\n",
                    100.0 * ru.used_bytes / ru.capacity, ru.capacity >> 20,
                    100.0 * ou.used_bytes / ou.capacity, ou.capacity >> 20);
+  if (auto ship = page_status(stats_page("shipper"))) {
+    const JsonValue& b = (*ship)["buffer"];
+    if (b.is_object())
+      t += fmt::format("disk buffer: {:.1f}% of {} MiB{}\n", 100 * b["use"].num(),
+                       uint64_t(b["max_bytes"].num()) >> 20, b["full"].boolean() ? " (FULL)" : "");
+    if (!(*ship)["sinks"].items().empty()) {
+      t += fmt::format("\n{:<20} {:<13} {:<10} {:>12} {:>10} {:>8}  {}\n", "SINK", "STATE", "CIRCUIT",
+                       "DELIVERED", "BACKLOG", "DLQ", "LAST ERROR");
+      for (const auto& k : (*ship)["sinks"].items())
+        t += fmt::format("{:<20} {:<13} {:<10} {:>12.0f} {:>10.0f} {:>8.0f}  {}\n", k["name"].str("?"),
+                         k["state"].str("?"), k["breaker"].str("?"), k["delivered"].num(), k["backlog"].num(),
+                         k["dead_lettered"].num(), k["last_error"].str());
+    }
+  }
   auto a = accounting();
-  t += fmt::format("events: captured {}  generated {}  delivered {}  dead-lettered {}  in flight {}  "
+  t += fmt::format("\nevents: captured {}  generated {}  delivered {}  dead-lettered {}  in flight {}  "
                    "duplicates {}  unexplained {}\n",
                    a.captured, a.generated, a.delivered, a.dead_lettered, a.in_flight, a.duplicates,
                    a.unexplained);
   if (!a.dropped.empty()) {
-    t += "dropped:\n";
-    for (auto& [k, v] : a.dropped) t += fmt::format("  {:<40} {}\n", k, v);
+    t += fmt::format("{:<40} {:>12} {:>10}\n", "DROPPED (stage.reason)", "TOTAL", "PER SEC");
+    for (auto& [k, v] : a.dropped)
+      t += fmt::format("{:<40} {:>12} {:>10}\n", k, v, human_rate(rates_.rate("dropped." + k, kRateWindowNs)));
   }
   return t;
+}
+
+bool Supervisor::reload(std::string& message) {
+  if (config_path_.empty()) {
+    message = "running on the embedded default configuration: there is no file to reload";
+    return false;
+  }
+  auto loaded = load_config(config_path_);
+  if (!loaded.config) {
+    message = "reload refused, the running configuration stays: " + loaded.error;
+    spdlog::error("{}", message);
+    return false;
+  }
+  notifier_.reloading();
+  Config next = std::move(*loaded.config);
+  // Keys bound to what exists for the whole run (the socket, the segments and their owners)
+  // take effect at the next start of the service; everything else applies now.
+  std::vector<std::string> deferred;
+  auto keep = [&](auto& next_value, const auto& current, const char* key) {
+    if (next_value != current) {
+      deferred.push_back(key);
+      next_value = current;
+    }
+  };
+  keep(next.supervisor.control_socket, cfg_.supervisor.control_socket, "supervisor.control_socket");
+  keep(next.supervisor.run_dir, cfg_.supervisor.run_dir, "supervisor.run_dir");
+  keep(next.supervisor.libexec_dir, cfg_.supervisor.libexec_dir, "supervisor.libexec_dir");
+  keep(next.supervisor.event_buffer_size, cfg_.supervisor.event_buffer_size, "supervisor.event_buffer_size");
+  keep(next.supervisor.admin_group, cfg_.supervisor.admin_group, "supervisor.admin_group");
+  keep(next.processor.user, cfg_.processor.user, "processor.user");
+  keep(next.shipper.user, cfg_.shipper.user, "shipper.user");
+  keep(next.processor.max_event_size, cfg_.processor.max_event_size, "processor.max_event_size");
+  // Children hold a reference to cfg_.supervisor: assigning in place keeps it valid.
+  cfg_ = std::move(next);
+  rates_.set_keep(uint64_t(cfg_.supervisor.health_window_s) * kSecond + 5 * kSecond);
+  spdlog::set_level(spdlog::level::from_str(cfg_.logging.level));
+  prepare_shipper_dirs();
+  for (auto& c : children_) c->request_restart();
+  message = fmt::format("reloaded {}: restarting capture, processor and shipper with it", config_path_);
+  if (!deferred.empty()) {
+    std::string keys;
+    for (auto& k : deferred) keys += (keys.empty() ? "" : ", ") + k;
+    message += "; changed keys that need a service restart (kept as they were): " + keys;
+  }
+  spdlog::info("{}", message);
+  notifier_.ready("reloaded");
+  return true;
 }
 
 std::string Supervisor::command(const std::string& line, bool& stop_after) {
@@ -299,42 +536,54 @@ std::string Supervisor::command(const std::string& line, bool& stop_after) {
     i = j + 1;
   }
   if (words.empty()) return "ERR empty command\n";
-  const std::string& cmd = words[0];
   bool json = std::find(words.begin(), words.end(), "--json") != words.end();
-  if (cmd == "status") return "OK\n" + (json ? status_json() + "\n" : status_text());
-  if (cmd == "health") {
-    std::vector<std::string> reasons;
-    std::string h = health(reasons);
-    if (json) {
-      std::string j = fmt::format("{{\"state\":\"{}\",\"reasons\":[", h);
-      for (size_t k = 0; k < reasons.size(); ++k) j += (k ? "," : "") + json_str(reasons[k]);
-      return "OK\n" + j + "]}\n";
-    }
-    std::string t = h + "\n";
-    for (auto& r : reasons) t += "  - " + r + "\n";
-    return "OK\n" + t;
-  }
-  if (cmd == "restart") {
-    if (words.size() < 2) return "ERR usage: restart <capture|processor|shipper|all>\n";
-    std::vector<Child*> targets;
-    if (words[1] == "all") {
-      for (auto& c : children_) targets.push_back(c.get());
-    } else if (Child* c = find(words[1])) {
-      targets.push_back(c);
-    } else {
-      return "ERR unknown process '" + words[1] + "' (capture, processor, shipper, all)\n";
-    }
-    for (Child* c : targets) {
-      c->reset_failure();
-      c->request_stop(SIGTERM);
-    }
-    return "OK\nrestarting " + words[1] + "\n";
-  }
-  if (cmd == "stop") {
-    stop_after = true;
-    return "OK\nstopping: draining the pipeline\n";
-  }
-  return "ERR unknown command '" + cmd + "' (status, health, restart, stop)\n";
+  // The protocol: one line in, "OK|ERR ...|DENIED" then the body. Every command needs the
+  // caller to be root or in the admin group (checked before this table is reached).
+  using Handler = std::function<std::string()>;
+  const std::map<std::string, Handler> table = {
+      {"status", [&] { return "OK\n" + (json ? status_json() + "\n" : status_text()); }},
+      {"health",
+       [&] {
+         HealthReport h = health();
+         if (json) {
+           std::string j = fmt::format("{{\"state\":\"{}\",\"reasons\":[", health_name(h.state));
+           for (size_t k = 0; k < h.reasons.size(); ++k) j += (k ? "," : "") + json_str(h.reasons[k]);
+           return "OK\n" + j + "]}\n";
+         }
+         std::string t = std::string(health_name(h.state)) + "\n";
+         for (auto& r : h.reasons) t += "  - " + r + "\n";
+         return "OK\n" + t;
+       }},
+      {"restart",
+       [&]() -> std::string {
+         if (words.size() < 2) return "ERR usage: restart <capture|processor|shipper|all>\n";
+         std::vector<Child*> targets;
+         if (words[1] == "all") {
+           for (auto& c : children_) targets.push_back(c.get());
+         } else if (Child* c = find(words[1])) {
+           targets.push_back(c);
+         } else {
+           return "ERR unknown process '" + words[1] + "' (capture, processor, shipper, all)\n";
+         }
+         for (Child* c : targets) c->request_restart();
+         spdlog::info("control: restart {} requested", words[1]);
+         return "OK\nrestarting " + words[1] + "\n";
+       }},
+      {"reload",
+       [&]() -> std::string {
+         std::string msg;
+         bool ok = reload(msg);
+         return (ok ? "OK\n" : "ERR ") + msg + "\n";
+       }},
+      {"stop",
+       [&] {
+         stop_after = true;
+         return std::string("OK\nstopping: draining the pipeline\n");
+       }},
+  };
+  auto it = table.find(words[0]);
+  if (it == table.end()) return "ERR unknown command '" + words[0] + "' (status, health, restart, reload, stop)\n";
+  return it->second();
 }
 
 void Supervisor::handle_control_client(int fd) {
@@ -342,8 +591,8 @@ void Supervisor::handle_control_client(int fd) {
   if (!peer_allowed(fd, cfg_.supervisor.admin_group, who)) {
     spdlog::warn("control socket: refused {} (needs root or group '{}')", who,
                  cfg_.supervisor.admin_group);
-    write_all(fd, fmt::format("DENIED\nringward: permission denied: the control socket accepts only "
-                              "root and members of the '{}' group\n", cfg_.supervisor.admin_group));
+    write_all(fd, fmt::format("DENIED\nringwardctl: permission denied: the control socket accepts "
+                              "only root and members of the '{}' group\n", cfg_.supervisor.admin_group));
     close(fd);
     return;
   }
@@ -389,7 +638,7 @@ void Supervisor::wait_child_exit(Child& c, uint64_t deadline_ns) {
 
 void Supervisor::shutdown() {
   // Drain in pipeline order: stop the source, let each ring empty, then stop its consumer.
-  uint64_t deadline = clock_.mono_ns() + uint64_t(cfg_.supervisor.shutdown_timeout_s) * 1'000'000'000ULL;
+  uint64_t deadline = clock_.mono_ns() + uint64_t(cfg_.supervisor.shutdown_timeout_s) * kSecond;
   for (auto& c : children_) c->set_stopping(true);
   const ShmSegment* rings[] = {&*raw_, &*out_};
   for (size_t i = 0; i < children_.size(); ++i) {
@@ -403,6 +652,7 @@ void Supervisor::shutdown() {
 
 int Supervisor::run() {
   started_ns_ = clock_.mono_ns();
+  if (!resolve_identities()) return 2;
   sigset_t mask;
   sigemptyset(&mask);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
@@ -410,10 +660,23 @@ int Supervisor::run() {
   signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+  if (cfg_.supervisor.seccomp_audit) {
+    kmsg_ = std::make_unique<KmsgSeccompReader>();
+    if (!kmsg_->available())
+      spdlog::warn("{}: a child killed by seccomp will be reported without the syscall name",
+                   kmsg_->open_error());
+  }
+
   std::error_code ec;
   std::filesystem::create_directories(cfg_.supervisor.run_dir, ec);
   std::filesystem::create_directories(std::filesystem::path(cfg_.supervisor.control_socket).parent_path(), ec);
-  create_segments();
+  try {
+    create_segments();
+  } catch (const std::exception& e) {
+    spdlog::error("shared memory: {}", e.what());
+    return 2;
+  }
+  prepare_shipper_dirs();
 
   control_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   sockaddr_un addr{};
@@ -434,11 +697,15 @@ int Supervisor::run() {
       spdlog::warn("chown control socket: {}", strerror(errno));
     chmod(addr.sun_path, 0660);
   } else {
-    chmod(addr.sun_path, 0666);  // the per-client check refuses everyone but root
+    // Reachable by all so that a refused caller is told why; the per-client check refuses
+    // everyone but root.
+    chmod(addr.sun_path, 0666);
   }
   start_children();
-  spdlog::info("supervising capture, processor and shipper; control socket {}",
-               cfg_.supervisor.control_socket);
+  spdlog::info("supervising capture (root), processor ({}, own network namespace), shipper ({}); "
+               "control socket {}", proc_id_.user.empty() ? "root" : proc_id_.user,
+               ship_id_.user.empty() ? "root" : ship_id_.user, cfg_.supervisor.control_socket);
+  notifier_.status("starting capture, processor, shipper");
 
   while (!stop_) {
     std::vector<pollfd> fds = {{signal_fd_, POLLIN, 0}, {control_fd_, POLLIN, 0}};
@@ -452,6 +719,11 @@ int Supervisor::run() {
       while (read(signal_fd_, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) stop_ = true;
         if (si.ssi_signo == SIGCHLD) reap();
+        if (si.ssi_signo == SIGHUP) {
+          std::string msg;
+          spdlog::info("SIGHUP: reloading {}", config_path_.empty() ? "<embedded default>" : config_path_);
+          reload(msg);
+        }
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -469,14 +741,32 @@ int Supervisor::run() {
       while ((cfd = accept4(control_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) handle_control_client(cfd);
     }
     reap();
+    now = clock_.mono_ns();
     for (auto& c : children_)
-      if (c->restart_due(now)) {
-        if (c->start(now)) {
-          // counted as a restart once started again
-        }
+      if (c->restart_due(now)) c->start(now);
+    if (now - last_sample_ns_ >= kSecond) {
+      sample(now);
+      HealthReport h = health();
+      std::string line = health_name(h.state);
+      if (!h.reasons.empty()) line += ": " + h.reasons.front();
+      if (line != last_health_line_) {
+        if (!last_health_line_.empty()) spdlog::info("health: {}", line);
+        last_health_line_ = line;
+        if (announced_ready_) notifier_.status(line);
       }
+    }
+    if (!announced_ready_ &&
+        std::all_of(children_.begin(), children_.end(),
+                    [](const auto& c) { return c->state() == ChildState::running; })) {
+      announced_ready_ = true;
+      notifier_.ready("pipeline running");
+      spdlog::info("every child reported ready");
+    }
+    // The loop is alive: keep the service manager's watchdog fed.
+    notifier_.watchdog_tick(now);
   }
   spdlog::info("stopping: draining capture -> processor -> shipper");
+  notifier_.stopping("draining the pipeline");
   shutdown();
   auto a = accounting();
   spdlog::info("stopped: captured {} delivered {} dead-lettered {} in flight {} unexplained {}",

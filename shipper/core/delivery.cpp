@@ -233,7 +233,7 @@ bool SinkWorker::run_once() {
   {
     std::lock_guard lk(take_mu_);
     if (buffer_.read(index_, o_.batch_size, o_.max_batch_bytes, got) == 0) return false;
-    pending_.push_back({got.back().seq, false});
+    pending_.push_back({got.back().seq, false, {}});
   }
   std::vector<OutEvent> events;
   events.reserve(got.size());
@@ -243,22 +243,32 @@ bool SinkWorker::run_once() {
     st_.batches++;
   }
   Backoff backoff(o_.backoff, o_.seed + seed_counter_++);
-  Outcome r = deliver(events, backoff);
-  complete(got.back().seq, r == Outcome::done);
+  AckCounts counts;
+  Outcome r = deliver(events, backoff, counts);
+  complete(got.back().seq, r == Outcome::done, std::move(counts));
   return true;
 }
 
-void SinkWorker::complete(uint64_t last_seq, bool done) {
+void SinkWorker::complete(uint64_t last_seq, bool done, AckCounts counts) {
   std::lock_guard lk(take_mu_);
   for (auto& p : pending_)
-    if (p.last_seq == last_seq) p.done = done;
+    if (p.last_seq == last_seq) {
+      p.done = done;
+      p.counts = std::move(counts);
+    }
   if (!done) return;  // aborted (stopping): never acknowledged, replayed after restart
   uint64_t ack = 0;
+  AckCounts sum;
   while (!pending_.empty() && pending_.front().done) {
     ack = pending_.front().last_seq;
+    const AckCounts& c = pending_.front().counts;
+    sum.delivered += c.delivered;
+    sum.dead_lettered += c.dead_lettered;
+    sum.duplicates += c.duplicates;
+    for (auto& [r, v] : c.dropped) sum.dropped[r] += v;
     pending_.pop_front();
   }
-  if (ack) buffer_.ack(index_, ack);
+  if (ack) buffer_.ack(index_, ack, sum);
 }
 
 void SinkWorker::note_backpressure(bool bp) {
@@ -272,18 +282,22 @@ void SinkWorker::note_backpressure(bool bp) {
   }
 }
 
-void SinkWorker::dead_letter(const OutEvent& ev, int status, const std::string& reason) {
+void SinkWorker::dead_letter(const OutEvent& ev, int status, const std::string& reason,
+                             AckCounts& counts) {
   bool ok = dlq_ && dlq_->put(name_, status, reason, ev);
   std::lock_guard lk(st_mu_);
   if (ok) {
     st_.dead_lettered++;
+    counts.dead_lettered++;
   } else {
     st_.dropped[kDropDlqWriteFailed]++;
+    counts.dropped[kDropDlqWriteFailed]++;
     st_.last_error = "dead-letter write failed for event " + std::to_string(ev.id) + ": " + reason;
   }
 }
 
-SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backoff& backoff) {
+SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backoff& backoff,
+                                        AckCounts& counts) {
   for (;;) {
     if (stop_) return Outcome::aborted;
     if (!breaker_.allow()) {
@@ -314,11 +328,14 @@ SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backof
           if (rej.index >= events.size() || refused[rej.index]) continue;
           refused[rej.index] = true;
           nref++;
-          dead_letter(events[rej.index], rej.status, rej.reason.empty() ? r.detail : rej.reason);
+          dead_letter(events[rej.index], rej.status, rej.reason.empty() ? r.detail : rej.reason, counts);
         }
         std::lock_guard lk(st_mu_);
+        const uint64_t dups = std::min<uint64_t>(r.duplicates, events.size() - nref);
         st_.delivered += events.size() - nref;
-        st_.duplicates += std::min<uint64_t>(r.duplicates, events.size());
+        st_.duplicates += dups;
+        counts.delivered += events.size() - nref;
+        counts.duplicates += dups;
         return Outcome::done;
       }
       case SendStatus::retry: {
@@ -326,6 +343,7 @@ SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backof
         if (backoff.exhausted()) {
           std::lock_guard lk(st_mu_);
           st_.dropped[kDropRetriesExhausted] += events.size();
+          counts.dropped[kDropRetriesExhausted] += events.size();
           return Outcome::done;
         }
         milliseconds d = backoff.next(r.retry_after);
@@ -341,7 +359,7 @@ SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backof
         if (events.size() == 1) {
           std::string reason = r.detail.empty() ? "refused with status " + std::to_string(r.protocol_status)
                                                 : r.detail;
-          dead_letter(events[0], r.protocol_status, reason);
+          dead_letter(events[0], r.protocol_status, reason, counts);
           return Outcome::done;
         }
         {
@@ -351,9 +369,9 @@ SinkWorker::Outcome SinkWorker::deliver(std::span<const OutEvent> events, Backof
         // Bisect: the halves succeed or split further until the bad events are alone.
         size_t half = events.size() / 2;
         Backoff b1(o_.backoff, o_.seed + seed_counter_++);
-        if (deliver(events.subspan(0, half), b1) == Outcome::aborted) return Outcome::aborted;
+        if (deliver(events.subspan(0, half), b1, counts) == Outcome::aborted) return Outcome::aborted;
         Backoff b2(o_.backoff, o_.seed + seed_counter_++);
-        return deliver(events.subspan(half), b2);
+        return deliver(events.subspan(half), b2, counts);
       }
     }
   }
@@ -375,7 +393,9 @@ SinkWorkerStats SinkWorker::stats() const {
   auto bs = buffer_.stats();
   if (index_ < bs.sinks.size()) {
     s.backlog = bs.sinks[index_].backlog;
-    for (auto& [k, v] : bs.sinks[index_].dropped) s.dropped[k] += v;
+    // The buffer's per-sink drops are lifetime counters that include the worker's acknowledged
+    // drops: take the larger per reason so nothing is counted twice.
+    for (auto& [k, v] : bs.sinks[index_].dropped) s.dropped[k] = std::max(s.dropped[k], v);
   }
   const uint64_t now = clock_.mono_ns();
   if (s.breaker != BreakerState::closed)

@@ -193,11 +193,12 @@ class SinkWorker {
   struct Pending {
     uint64_t last_seq = 0;
     bool done = false;
+    AckCounts counts;
   };
   enum class Outcome { done, aborted };
-  Outcome deliver(std::span<const OutEvent> events, Backoff& backoff);
-  void dead_letter(const OutEvent& ev, int status, const std::string& reason);
-  void complete(uint64_t last_seq, bool done);
+  Outcome deliver(std::span<const OutEvent> events, Backoff& backoff, AckCounts& counts);
+  void dead_letter(const OutEvent& ev, int status, const std::string& reason, AckCounts& counts);
+  void complete(uint64_t last_seq, bool done, AckCounts counts);
   void note_backpressure(bool bp);
   void thread_main();
 

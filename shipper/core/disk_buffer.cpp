@@ -21,7 +21,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kFullFlagNs = 10'000'000'000ULL;
-constexpr uint32_t kCkptMagic = 0x4b435752;  // "RWCK"
+constexpr uint32_t kCkptMagic = 0x4b435752;    // "RWCK": v1, position only (16 bytes)
+constexpr uint32_t kCkptMagicV2 = 0x32435752;  // "RWC2": position + lifetime counters
+// Drop reasons persisted in a v2 checkpoint, in file order.
+constexpr const char* kCkptReasons[] = {"buffer_full", "buffer_full_critical", "disk_full",
+                                        "io_error", "dlq_write_failed", "retries_exhausted"};
+constexpr size_t kCkptV2Size = 4 + 8 * (4 + std::size(kCkptReasons)) + 4;
 
 bool is_critical(uint8_t prio) { return prio == static_cast<uint8_t>(schema::Priority::CRITICAL); }
 
@@ -89,6 +94,8 @@ struct DiskBuffer::SinkState {
   LogPosition cursor;
   uint64_t last_read_seq = 0;  // last record consumed (handed out or skipped as not ours)
   uint64_t last_handed_seq = 0;  // last record handed out to the sink's worker
+  uint64_t delivered = 0, dead_lettered = 0, duplicates = 0;  // lifetime, checkpointed
+  bool counters_dirty = false;
   std::map<std::string, uint64_t> dropped;
 };
 
@@ -145,19 +152,35 @@ io::IoError DiskBuffer::load() {
     s.tag = record::sink_tag(name);
     s.ckpt = opts_.dir / checkpoint_name(name);
     std::string data;
-    if (io::read_file(s.ckpt, data, 64).ok()) {
+    if (io::read_file(s.ckpt, data, 256).ok()) {
       uint32_t magic = 0, crc = 0;
-      uint64_t acked = 0;
-      if (data.size() == 16) {
-        std::memcpy(&magic, data.data(), 4);
-        std::memcpy(&acked, data.data() + 4, 8);
+      if (data.size() >= 4) std::memcpy(&magic, data.data(), 4);
+      auto u64 = [&](size_t off) {
+        uint64_t v;
+        std::memcpy(&v, data.data() + off, 8);
+        return v;
+      };
+      if (magic == kCkptMagic && data.size() == 16) {
         std::memcpy(&crc, data.data() + 12, 4);
-      }
-      if (magic == kCkptMagic && crc == record::crc32(0, data.data(), 12)) {
-        s.acked = s.persisted = acked;
+        if (crc == record::crc32(0, data.data(), 12)) s.acked = s.persisted = u64(4);
+        else magic = 0;
+      } else if (magic == kCkptMagicV2 && data.size() == kCkptV2Size) {
+        std::memcpy(&crc, data.data() + kCkptV2Size - 4, 4);
+        if (crc == record::crc32(0, data.data(), kCkptV2Size - 4)) {
+          s.acked = s.persisted = u64(4);
+          s.delivered = u64(12);
+          s.dead_lettered = u64(20);
+          s.duplicates = u64(28);
+          for (size_t r = 0; r < std::size(kCkptReasons); ++r)
+            if (uint64_t v = u64(36 + 8 * r)) s.dropped[kCkptReasons[r]] = v;
+        } else {
+          magic = 0;
+        }
       } else {
-        st_.last_error = "checkpoint " + s.ckpt.string() + " unreadable: replaying from the start";
+        magic = 0;
       }
+      if (magic == 0)
+        st_.last_error = "checkpoint " + s.ckpt.string() + " unreadable: replaying from the start";
     }
     s.last_read_seq = s.acked;
     max_seq = std::max(max_seq, s.acked);
@@ -189,6 +212,8 @@ void DiskBuffer::scan_segment(Segment& seg, bool is_last) {
     auto r = record::parse(data.data() + off, data.size() - off, p);
     if (r == record::ParseError::none) {
       seg.last_seq = std::max(seg.last_seq, p.header.seq);
+      uint64_t& mx = max_event_id_[p.header.event_id >> 63];
+      mx = std::max(mx, p.header.event_id);
       seg.records++;
       (is_critical(p.header.priority) ? seg.critical_bytes : seg.noncritical_bytes) += p.total;
       off += p.total;
@@ -353,6 +378,7 @@ io::IoError DiskBuffer::write_record_locked(const std::string& framed, uint64_t 
   c.next = {seg.key, seg.end};
   seg.records++;
   seg.last_seq = seq;
+  max_event_id_[ev.id >> 63] = std::max(max_event_id_[ev.id >> 63], ev.id);
   (is_critical(static_cast<uint8_t>(ev.priority)) ? seg.critical_bytes : seg.noncritical_bytes) +=
       framed.size();
   total_bytes_ += framed.size();
@@ -449,6 +475,9 @@ bool DiskBuffer::evict_oldest_locked(bool allow_critical, const char* reason) {
       }
     }
     delete_segment_locked(it);
+    // The drop counters must survive a crash like the deletion does.
+    for (size_t i = 0; i < sinks_.size(); ++i)
+      if (sinks_[i].counters_dirty) persist_checkpoint_locked(i);
     return true;
   }
   return false;
@@ -459,6 +488,7 @@ void DiskBuffer::count_drop_locked(const char* reason, uint64_t seq, uint32_t ta
     if (tag != 0 && tag != s.tag) continue;
     if (seq <= s.acked || seq <= s.last_read_seq) continue;  // done, or in flight at the sink
     s.dropped[reason]++;
+    s.counters_dirty = true;
   }
 }
 
@@ -523,19 +553,28 @@ void DiskBuffer::maybe_fsync_locked(bool force) {
 
 void DiskBuffer::persist_checkpoint_locked(size_t i) {
   SinkState& s = sinks_[i];
-  if (s.acked == s.persisted) return;
-  char buf[16];
-  std::memcpy(buf, &kCkptMagic, 4);
-  std::memcpy(buf + 4, &s.acked, 8);
-  uint32_t crc = record::crc32(0, buf, 12);
-  std::memcpy(buf + 12, &crc, 4);
-  if (auto e = io::write_file_atomic(s.ckpt, std::string_view(buf, 16)); !e.ok()) {
+  if (s.acked == s.persisted && !s.counters_dirty) return;
+  std::string buf;
+  auto put64 = [&](uint64_t v) { buf.append(reinterpret_cast<const char*>(&v), 8); };
+  buf.append(reinterpret_cast<const char*>(&kCkptMagicV2), 4);
+  put64(s.acked);
+  put64(s.delivered);
+  put64(s.dead_lettered);
+  put64(s.duplicates);
+  for (const char* r : kCkptReasons) {
+    auto it = s.dropped.find(r);
+    put64(it == s.dropped.end() ? 0 : it->second);
+  }
+  uint32_t crc = record::crc32(0, buf.data(), buf.size());
+  buf.append(reinterpret_cast<const char*>(&crc), 4);
+  if (auto e = io::write_file_atomic(s.ckpt, buf); !e.ok()) {
     st_.io_errors++;
     note_error_locked(e);
     return;  // retried on the next ack/tick; meanwhile a crash only re-delivers
   }
   st_.checkpoint_writes++;
   s.persisted = s.acked;
+  s.counters_dirty = false;
 }
 
 void DiskBuffer::note_error_locked(const io::IoError& e) { st_.last_error = e.what; }
@@ -664,10 +703,15 @@ bool DiskBuffer::read_disk_record_locked(SinkState& st, BufferedEvent& out, bool
   }
 }
 
-void DiskBuffer::ack(size_t si, uint64_t seq) {
+void DiskBuffer::ack(size_t si, uint64_t seq, const AckCounts& counts) {
   std::lock_guard lk(mu_);
   if (si >= sinks_.size()) return;
   SinkState& s = sinks_[si];
+  s.delivered += counts.delivered;
+  s.dead_lettered += counts.dead_lettered;
+  s.duplicates += counts.duplicates;
+  for (auto& [r, v] : counts.dropped) s.dropped[r] += v;
+  if (counts.delivered || counts.dead_lettered || !counts.dropped.empty()) s.counters_dirty = true;
   if (seq <= s.acked) return;
   // Acking the last record handed out also acks the records after it skipped as not ours, so
   // records meant for another sink only never pin a segment.
@@ -692,6 +736,11 @@ bool DiskBuffer::wait_for_data(size_t si, std::chrono::milliseconds timeout) {
 
 void DiskBuffer::notify_all() { data_cv_.notify_all(); }
 
+uint64_t DiskBuffer::max_event_id(int origin) const {
+  std::lock_guard lk(mu_);
+  return max_event_id_[origin & 1];
+}
+
 uint64_t DiskBuffer::unread(size_t si) const {
   std::lock_guard lk(mu_);
   if (si >= sinks_.size()) return 0;
@@ -712,6 +761,9 @@ DiskBufferStats DiskBuffer::stats() const {
     o.acked_seq = k.acked;
     o.backlog = next_seq_ - 1 > k.acked ? next_seq_ - 1 - k.acked : 0;
     o.dropped = k.dropped;
+    o.delivered = k.delivered;
+    o.dead_lettered = k.dead_lettered;
+    o.duplicates = k.duplicates;
     s.sinks.push_back(std::move(o));
   }
   return s;

@@ -56,6 +56,16 @@ inline constexpr const char* kDropBufferFullCritical = "buffer_full_critical";
 inline constexpr const char* kDropDiskFull = "disk_full";
 inline constexpr const char* kDropIoError = "io_error";
 
+// What a sink's worker finished with the records it acknowledges; persisted in the sink's
+// checkpoint together with the position, so lifetime counters and the position never disagree
+// after a crash (the replayed records are counted again exactly once).
+struct AckCounts {
+  uint64_t delivered = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t duplicates = 0;  // among `delivered`: the peer already had them
+  std::map<std::string, uint64_t> dropped;  // worker-side drops by reason
+};
+
 struct AppendOutcome {
   bool stored = false;
   uint64_t seq = 0;
@@ -82,6 +92,8 @@ struct DiskBufferStats {
     std::string name;
     uint64_t acked_seq = 0;
     uint64_t backlog = 0;  // records appended but not yet acknowledged by this sink
+    // Lifetime counters (restored from the checkpoint, consistent with acked_seq).
+    uint64_t delivered = 0, dead_lettered = 0, duplicates = 0;
     std::map<std::string, uint64_t> dropped;  // records this sink never got, by reason
   };
   std::vector<Sink> sinks;
@@ -113,7 +125,7 @@ class DiskBuffer {
   size_t read(size_t s, size_t max_events, uint64_t max_bytes, std::vector<BufferedEvent>& out);
   // Every record of sink `s` up to and including `seq` is done (delivered, dead-lettered, or
   // dropped by policy); segments every sink is done with are deleted.
-  void ack(size_t s, uint64_t seq);
+  void ack(size_t s, uint64_t seq, const AckCounts& counts = {});
   // Forgets what was handed out but not acknowledged: the next read() starts after the ack.
   void rewind(size_t s);
   // Blocks until sink `s` may have something to read, or `timeout` passes.
@@ -121,6 +133,10 @@ class DiskBuffer {
   void notify_all();  // wakes waiters (shutdown)
   // Records appended after the last one sink `s` consumed (an upper bound: includes other sinks').
   uint64_t unread(size_t s) const;
+  // Highest event id ever appended per origin (bit 63 of the id; 0 = capture, 1 = processor),
+  // from the records on disk at open and every append since: lets the shipper skip events it
+  // stored just before a crash when the out ring hands them over again.
+  uint64_t max_event_id(int origin) const;
 
   DiskBufferStats stats() const;
   const DiskBufferOptions& options() const { return opts_; }
@@ -157,6 +173,7 @@ class DiskBuffer {
   uint64_t active_key_ = 0;
   bool have_active_ = false;
   uint64_t next_seq_ = 1;
+  uint64_t max_event_id_[2] = {0, 0};
   uint64_t total_bytes_ = 0;
   uint64_t last_fsync_ns_ = 0;
   uint64_t last_checkpoint_ns_ = 0;

@@ -24,7 +24,52 @@ std::unique_ptr<FileSink> FileSink::open(FileSinkOptions o, io::IoError& err) {
   }
   err = s->open_current();
   if (!err.ok()) return nullptr;
+  err = s->repair_and_scan();
+  if (!err.ok()) return nullptr;
   return s;
+}
+
+io::IoError FileSink::repair_and_scan() {
+  if (size_ == 0) return {};
+  // The last 256 KiB hold the last line of each origin in practice.
+  const uint64_t from = size_ > (256u << 10) ? size_ - (256u << 10) : 0;
+  std::string buf(size_ - from, '\0');
+  size_t got = 0;
+  io::Fd rd;
+  if (auto e = io::open_file(o_.path, O_RDONLY, 0, rd); !e.ok()) return e;
+  if (auto e = io::pread_full(rd.get(), buf.data(), buf.size(), from, got); !e.ok()) return e;
+  buf.resize(got);
+  size_t end = buf.rfind('\n');
+  size_t keep = end == std::string::npos ? 0 : end + 1;
+  if (keep < buf.size()) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(from + keep)) < 0)
+      return io::IoError::from_errno(errno, "cut torn last line of " + o_.path.string());
+    repaired_bytes_ = buf.size() - keep;
+    size_ = from + keep;
+    buf.resize(keep);
+  }
+  // Lines start with {"id":"<decimal>" (common/event_json.h): walk back to the last of each origin.
+  constexpr std::string_view kPrefix = "{\"id\":\"";
+  size_t pos = buf.size();
+  int found = 0;
+  while (pos > 0 && found < 2) {
+    size_t nl = pos >= 2 ? buf.rfind('\n', pos - 2) : std::string::npos;
+    size_t start = nl == std::string::npos ? 0 : nl + 1;
+    std::string_view line(buf.data() + start, pos - start);
+    if (line.substr(0, kPrefix.size()) == kPrefix) {
+      uint64_t id = 0;
+      for (size_t i = kPrefix.size(); i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
+        id = id * 10 + static_cast<uint64_t>(line[i] - '0');
+      int origin = static_cast<int>(id >> 63);
+      if (skip_through_[origin] == 0) {
+        skip_through_[origin] = skip_through_open_[origin] = id;
+        ++found;
+      }
+    }
+    if (start == 0) break;
+    pos = start;
+  }
+  return {};
 }
 
 io::IoError FileSink::open_current() {
@@ -60,6 +105,14 @@ SendResult FileSink::send(std::span<const OutEvent> batch) {
   std::string out;
   EventDecoder dec;
   for (size_t i = 0; i < batch.size(); ++i) {
+    const int origin = static_cast<int>(batch[i].id >> 63);
+    if (skip_through_[origin]) {
+      if (batch[i].id <= skip_through_[origin]) {
+        r.duplicates++;  // written before a crash; replayed from the buffer
+        continue;
+      }
+      skip_through_[origin] = 0;  // past the replay: later (e.g. DLQ) events are written
+    }
     const auto& rec = batch[i].record;
     auto ev = dec.decode(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(rec.data()), rec.size()));
     if (!ev) {

@@ -274,3 +274,39 @@ TEST(MonitorServer, RefusesBadListenAddress) {
 
 }  // namespace
 }  // namespace ringward::shipper
+
+namespace ringward::shipper {
+namespace {
+
+TEST(FileSink, CrashRecoveryCutsTornLineAndSkipsWhatTheFileHas) {
+  testing::TempDir d;
+  auto p = d.path() / "e.ndjson";
+  io::IoError err;
+  {
+    auto s = FileSink::open({p, 1 << 20, 2, true}, err);
+    std::vector<OutEvent> b;
+    for (uint64_t i = 1; i <= 5; ++i) b.push_back(testing::make_event(i));
+    b.push_back(testing::make_event((1ull << 63) | 3));
+    ASSERT_EQ(s->send(b).status, SendStatus::ok);
+  }
+  std::ofstream(p, std::ios::app) << "{\"id\":\"6\",\"torn";  // crash mid-line
+  auto s = FileSink::open({p, 1 << 20, 2, true}, err);
+  ASSERT_TRUE(err.ok());
+  EXPECT_GT(s->repaired_bytes(), 0u);
+  EXPECT_EQ(s->last_id_at_open(0), 5u);
+  EXPECT_EQ(s->last_id_at_open(1), (1ull << 63) | 3);
+  // The buffer replays 4..7: 4 and 5 are already there.
+  std::vector<OutEvent> replay;
+  for (uint64_t i = 4; i <= 7; ++i) replay.push_back(testing::make_event(i));
+  auto r = s->send(replay);
+  EXPECT_EQ(r.status, SendStatus::ok);
+  EXPECT_EQ(r.duplicates, 2u);
+  auto lines = lines_of(p);
+  ASSERT_EQ(lines.size(), 8u);  // 1..5, origin-1 #3, 6, 7
+  std::set<std::string> uniq(lines.begin(), lines.end());
+  EXPECT_EQ(uniq.size(), 8u);
+  for (auto& l : lines) EXPECT_EQ(l.back(), '}');
+}
+
+}  // namespace
+}  // namespace ringward::shipper
