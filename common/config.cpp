@@ -45,32 +45,35 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-// Binds the keys of one section, remembering which it saw so unknown keys can be reported.
+// Binds the keys of one section, remembering which it saw so unknown keys can be reported. An
+// environment variable RINGWARD_<SECTION>_<KEY> wins over the file.
 class Section {
  public:
   Section(const toml::table* table, std::string name, std::string origin)
       : table_(table), name_(std::move(name)), origin_(std::move(origin)) {}
 
   void str(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed = {}) {
-    if (auto v = value(key)) {
+    const toml::node* v = value(key);
+    if (auto e = env(key)) {
+      out = *e;
+    } else if (v) {
       auto s = v->value<std::string>();
       if (!s) fail(key, *v, "expected a string");
       out = *s;
-    } else if (auto e = env(key)) {
-      out = *e;
     } else {
       return check_allowed(key, out, allowed, nullptr);
     }
-    check_allowed(key, out, allowed, value(key));
+    check_allowed(key, out, allowed, v);
   }
 
   void integer(std::string_view key, int64_t& out, int64_t lo, int64_t hi) {
     const toml::node* v = value(key);
-    if (v) {
+    if (v && !env(key)) {
       auto i = v->value_exact<int64_t>();
       if (!i) fail(key, *v, "expected an integer");
       out = *i;
     } else if (auto e = env(key)) {
+      v = nullptr;
       try {
         size_t used = 0;
         out = std::stoll(*e, &used, 0);
@@ -87,11 +90,12 @@ class Section {
 
   void real(std::string_view key, double& out, double lo, double hi) {
     const toml::node* v = value(key);
-    if (v) {
+    if (v && !env(key)) {
       auto d = v->value<double>();
       if (!d) fail(key, *v, "expected a number");
       out = *d;
     } else if (auto e = env(key)) {
+      v = nullptr;
       char* end = nullptr;
       out = std::strtod(e->c_str(), &end);
       if (end == e->c_str() || *end != '\0')
@@ -104,7 +108,8 @@ class Section {
   }
 
   void boolean(std::string_view key, bool& out) {
-    if (auto v = value(key)) {
+    const toml::node* v = value(key);
+    if (v && !env(key)) {
       auto b = v->value_exact<bool>();
       if (!b) fail(key, *v, "expected true or false");
       out = *b;

@@ -112,8 +112,9 @@ uint8_t* RingWriter::reserve(uint32_t len) {
   uint64_t off = pos_ & mask_;
   uint64_t tail = capacity_ - off;
   uint64_t total = need <= tail ? need : tail + need;  // padding to the end, then the record
-  uint64_t r = consumer_position();
-  if (pos_ + total - r > capacity_) return nullptr;
+  // Re-read the consumer's position (a shared cache line) only when the cached one says "full".
+  if (pos_ + total - last_read_ > capacity_ && pos_ + total - consumer_position() > capacity_)
+    return nullptr;
   if (need > tail) {
     store_header(data_ + off, static_cast<uint32_t>(tail - kRecordHeaderSize), kTagPadding);
     pos_ += tail;
@@ -208,7 +209,9 @@ uint64_t RingReader::producer_position() {
 }
 
 std::optional<std::span<const uint8_t>> RingReader::next() {
-  uint64_t w = producer_position();
+  // Re-read the producer's position (a shared cache line) only once the known records are used.
+  if (cursor_ >= known_write_) known_write_ = producer_position();
+  uint64_t w = known_write_;
   while (cursor_ < w) {
     uint64_t off = cursor_ & mask_;
     uint64_t tail = capacity_ - off;

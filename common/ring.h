@@ -131,6 +131,7 @@ class RingReader {
   uint64_t mask_;
   uint64_t max_record_;
   uint64_t cursor_;
+  uint64_t known_write_ = 0;  // last producer position read, clamped
   RingFaults faults_;
 };
 

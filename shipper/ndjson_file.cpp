@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
@@ -14,6 +15,9 @@
 namespace ringward::shipper {
 
 NdjsonFile::NdjsonFile(std::string path) : path_(std::move(path)) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path_).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0)
     throw std::runtime_error(fmt::format("open sink file '{}': {}", path_, strerror(errno)));

@@ -1,0 +1,54 @@
+// The real eBPF source end to end: events of a process this test runs reach the NDJSON sink,
+// and capture runs with no capabilities and no_new_privs while they do.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace ringward::testing {
+namespace {
+
+std::string proc_status_field(int pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string l;
+  while (std::getline(in, l))
+    if (l.rfind(field + ":", 0) == 0) {
+      auto v = l.substr(field.size() + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  return "";
+}
+
+TEST(EbpfPipeline, ExecReachesTheSinkWhileCaptureHoldsNoPrivilege) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load eBPF programs";
+  Pipeline p("[capture]\nsource = \"ebpf\"\n");
+  p.start();
+  ASSERT_TRUE(p.wait_running()) << p.log();
+  int cap = process_info(p.status(), "capture").pid;
+  ASSERT_GT(cap, 0);
+  EXPECT_EQ(proc_status_field(cap, "CapEff"), "0000000000000000");
+  EXPECT_EQ(proc_status_field(cap, "CapPrm"), "0000000000000000");
+  EXPECT_EQ(proc_status_field(cap, "NoNewPrivs"), "1");
+  EXPECT_EQ(proc_status_field(cap, "Seccomp"), "2");
+
+  std::string exe = p.dir() + "/rw-e2e-marker";
+  std::filesystem::copy_file("/bin/true", exe);
+  chmod(exe.c_str(), 0755);
+  std::string arg = "--unique-arg-" + std::to_string(getpid());
+  ASSERT_EQ(0, system((exe + " " + arg).c_str()));
+  bool found = wait_until([&] {
+    for (const auto& l : p.sink_lines())
+      if (l.find("\"type\":\"process_exec\"") != std::string::npos && l.find(arg) != std::string::npos)
+        return true;
+    return false;
+  }, std::chrono::seconds(20));
+  EXPECT_TRUE(found) << "exec of " << exe << " not in the sink; " << p.status() << p.log();
+  std::string s = p.status();
+  EXPECT_NE(s.find("\"active_hooks\":["), std::string::npos);
+  EXPECT_EQ(process_info(s, "capture").state, "running") << p.log();
+}
+
+}  // namespace
+}  // namespace ringward::testing

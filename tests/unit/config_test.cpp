@@ -1,0 +1,76 @@
+// Configuration: the embedded default is valid; errors name file, line and key; env overrides.
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+
+namespace ringward {
+namespace {
+
+TEST(Config, EmbeddedDefaultIsValid) {
+  auto r = load_config("");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(r.config->capture.source, "ebpf");
+  EXPECT_EQ(r.config->processor.max_events_per_second, 10000);
+  ASSERT_EQ(r.config->shipper.sinks.size(), 1u);
+  EXPECT_EQ(r.config->shipper.sinks[0].type, "file");
+}
+
+TEST(Config, UnknownKeyNamesFileLineAndKey) {
+  auto r = load_config_text("[capture]\nsource = \"synthetic\"\nsorce = 1\n[[shipper.sinks]]\ntype=\"file\"\npath=\"/x\"\n", "my.toml");
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.error, "my.toml:3: key 'capture.sorce': unknown key");
+}
+
+TEST(Config, WrongTypeAndRange) {
+  auto r = load_config_text("[processor]\nmax_events_per_second = \"many\"\n", "a.toml");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(r.error.find("a.toml:2: key 'processor.max_events_per_second': expected an integer"), std::string::npos) << r.error;
+  r = load_config_text("[processor]\nmax_events_per_second = -5\n", "a.toml");
+  EXPECT_NE(r.error.find("out of range"), std::string::npos) << r.error;
+  r = load_config_text("[capture]\nsource = \"magic\"\n", "a.toml");
+  EXPECT_NE(r.error.find("a.toml:2: key 'capture.source': 'magic' is not one of: ebpf, synthetic"), std::string::npos) << r.error;
+  r = load_config_text("[supervisor]\nevent_buffer_size = 100000\n", "a.toml");
+  EXPECT_NE(r.error.find("power of two"), std::string::npos) << r.error;
+}
+
+TEST(Config, SinkKeysAreCheckedPerType) {
+  auto r = load_config_text("[[shipper.sinks]]\ntype = \"splunk_hec\"\nendpoint = \"http://x\"\n", "s.toml");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(r.error.find("key 'shipper.sinks.token': required"), std::string::npos) << r.error;
+  r = load_config_text("[[shipper.sinks]]\ntype = \"file\"\npath = \"/x\"\nurl = \"nats://\"\n", "s.toml");
+  EXPECT_NE(r.error.find("s.toml:4: key 'shipper.sinks.url': unknown key for a 'file' sink"), std::string::npos) << r.error;
+}
+
+TEST(Config, SyntaxErrorHasLineAndColumn) {
+  auto r = load_config_text("[capture\n", "bad.toml");
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.error.rfind("bad.toml:1:", 0), 0u) << r.error;
+}
+
+TEST(Config, EnvironmentOverridesTheFile) {
+  setenv("RINGWARD_PROCESSOR_MAX_EVENTS_PER_SECOND", "1234", 1);
+  setenv("RINGWARD_CAPTURE_SOURCE", "synthetic", 1);
+  auto r = load_config("");
+  unsetenv("RINGWARD_PROCESSOR_MAX_EVENTS_PER_SECOND");
+  unsetenv("RINGWARD_CAPTURE_SOURCE");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(r.config->processor.max_events_per_second, 1234);
+  EXPECT_EQ(r.config->capture.source, "synthetic");
+  setenv("RINGWARD_PROCESSOR_BURST", "lots", 1);
+  r = load_config("");
+  unsetenv("RINGWARD_PROCESSOR_BURST");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(r.error.find("RINGWARD_PROCESSOR_BURST"), std::string::npos) << r.error;
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  auto r = load_config("/nonexistent/ringward.toml");
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.error, "/nonexistent/ringward.toml: cannot read the file");
+}
+
+}  // namespace
+}  // namespace ringward
