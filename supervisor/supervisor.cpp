@@ -693,7 +693,11 @@ void Supervisor::shutdown() {
   const ShmSegment* rings[] = {&*raw_, &*out_};
   for (size_t i = 0; i < children_.size(); ++i) {
     Child& c = *children_[i];
-    if (i > 0 && children_[i - 1]->state() != ChildState::failed && c.pid() > 0)
+    // Wait for ring i-1 to drain only if everything downstream is alive to drain it; with a
+    // dead shipper the processor blocks on the full out ring and the raw ring never empties.
+    bool downstream_alive = std::all_of(children_.begin() + static_cast<long>(i), children_.end(),
+                                        [](const auto& d) { return d->pid() > 0; });
+    if (i > 0 && children_[i - 1]->state() != ChildState::failed && downstream_alive)
       wait_ring_empty(*rings[i - 1], deadline);
     c.request_stop(SIGTERM);
     wait_child_exit(c, deadline);
