@@ -50,7 +50,9 @@ def main():
     ap.add_argument("--max-interval", type=float, default=3.0)
     ap.add_argument("--report", default="chaos-report.json")
     ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--victims", default=",".join(CHILDREN), help="comma list of children to kill")
     args = ap.parse_args()
+    victims = set(args.victims.split(","))
     rng = random.Random(args.seed)
     # Enough events that the load outlasts the kills (capture downtime only stretches it).
     total = int(args.rate * (args.duration + 3))
@@ -77,7 +79,7 @@ def main():
         while time.monotonic() < t_end:
             time.sleep(rng.uniform(args.min_interval, args.max_interval))
             st = pipe.status()
-            running = [p["name"] for p in st["processes"] if p["state"] == "running"]
+            running = [p["name"] for p in st["processes"] if p["state"] == "running" and p["name"] in victims]
             if not running:
                 continue
             name = rng.choice(running)
@@ -169,6 +171,7 @@ def main():
             "exec_to_ready_ms": {"p50": percentile(start_to_ready, 50), "p99": percentile(start_to_ready, 99),
                                  "max": max(start_to_ready, default=None)},
             "accounting": acc,
+            "counters_at_end": {p["name"]: p["counters"] for p in st["processes"]},
             "sink_lines": len(ids),
             "duplicates_suppressed": acc["duplicates"],
             "failures": failures,
@@ -184,6 +187,8 @@ def main():
         if times and r["p99"] >= 1000:
             print("chaos: WARNING: restart p99 above the 1 s target")
     if failures:
+        ship = summary["counters_at_end"].get("shipper", {})
+        print("chaos: shipper counters at the end: " + ", ".join(f"{k}={v}" for k, v in sorted(ship.items())))
         print("chaos: FAILED:\n  - " + "\n  - ".join(failures))
         return 1
     print("chaos: OK")
