@@ -51,7 +51,9 @@ std::optional<schema::Event::Reader> EventDecoder::decode(std::span<const uint8_
   try {
     reader_.emplace(kj::arrayPtr(buffer_.data(), words), opts);
     auto ev = reader_->getRoot<schema::Event>();
-    // Touch the union tag so a bad root pointer fails here, not in a later stage.
+    // Cap'n Proto checks pointers lazily: walk the whole message now (bounded by the traversal
+    // limit) so a malformed pointer fails here, not in whatever later reads the field.
+    (void)ev.totalSize();
     (void)ev.getKind().which();
     return ev;
   } catch (const kj::Exception& e) {

@@ -286,10 +286,12 @@ RingUsage ring_usage(const void* segment, size_t segment_size, bool count_record
   u.write_pos = h->write_pos.load(std::memory_order_acquire);
   if (u.write_pos < u.read_pos || u.write_pos - u.read_pos > u.capacity) return u;
   u.used_bytes = u.write_pos - u.read_pos;
-  if (!count_records) return u;
+  // Positions are written by the peers: only walk records from a position a record can start at.
+  if (!count_records || (u.read_pos & 7) != 0) return u;
   uint64_t mask = u.capacity - 1;
   for (uint64_t c = u.read_pos; c < u.write_pos;) {
     uint64_t off = c & mask;
+    if (u.capacity - off < kRecordHeaderSize) break;
     RecordHeader rh = load_header(data + off);
     if (rh.tag == kTagPadding) {
       c += u.capacity - off;
