@@ -191,6 +191,7 @@ RingReader::RingReader(void* segment, size_t segment_size)
     hdr_->read_pos.store(r, std::memory_order_release);
   }
   cursor_ = r;
+  committed_ = r;
 }
 
 uint64_t RingReader::producer_position() {
@@ -243,8 +244,12 @@ std::optional<std::span<const uint8_t>> RingReader::next() {
 void RingReader::commit() { commit_to(cursor_); }
 
 void RingReader::commit_to(uint64_t pos) {
-  uint64_t cur = hdr_->read_pos.load(std::memory_order_relaxed);
-  if (pos > cursor_ || pos <= cur) return;
+  // The consumer owns read_pos: its own record of what it committed is the truth, whatever the
+  // shared word says now (a rogue writer may have scribbled it; the next commit repairs it).
+  if (pos > cursor_ || (pos <= committed_ && hdr_->read_pos.load(std::memory_order_relaxed) == committed_))
+    return;
+  pos = std::max(pos, committed_);
+  committed_ = pos;
   hdr_->read_pos.store(pos, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (hdr_->producer_sleeping.load(std::memory_order_relaxed) != 0) {
