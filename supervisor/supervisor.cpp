@@ -181,12 +181,62 @@ void Supervisor::create_segments() {
     stats_page_format(s.data(), s.size());
     stats_.emplace_back(name, std::move(s));
   }
+  own_page_.emplace(ShmSegment::create(stats_page_name(prefix_, "supervisor"), stats_page_size(), 0640, 0,
+                                       ship_id_.gid));
+  stats_page_format(own_page_->data(), own_page_->size());
+  own_stats_ = std::make_unique<StatsWriter>(own_page_->data(), own_page_->size());
+}
+
+// Exposed by the shipper's /metrics like every page: ringward_supervisor_child_up{process},
+// ringward_supervisor_child_failed{process}, ringward_supervisor_child_restarts_total{process},
+// ringward_supervisor_health_state (0 Healthy, 1 Degraded, 2 Unhealthy, 3 Unknown).
+void Supervisor::publish_own_stats(const HealthReport& h) {
+  if (!own_stats_) return;
+  std::string text =
+      "# HELP ringward_supervisor_child_up 1 while the child is running (reported ready).\n"
+      "# TYPE ringward_supervisor_child_up gauge\n";
+  std::string failed =
+      "# HELP ringward_supervisor_child_failed 1 when the child is permanently failed (not restarted).\n"
+      "# TYPE ringward_supervisor_child_failed gauge\n";
+  std::string restarts =
+      "# HELP ringward_supervisor_child_restarts_total Restarts of the child since the supervisor started.\n"
+      "# TYPE ringward_supervisor_child_restarts_total counter\n";
+  for (auto& c : children_) {
+    const std::string& n = c->spec().name;
+    text += fmt::format("ringward_supervisor_child_up{{process=\"{}\"}} {}\n", n, c->state() == ChildState::running ? 1 : 0);
+    failed += fmt::format("ringward_supervisor_child_failed{{process=\"{}\"}} {}\n", n, c->state() == ChildState::failed ? 1 : 0);
+    restarts += fmt::format("ringward_supervisor_child_restarts_total{{process=\"{}\"}} {}\n", n, c->restarts());
+    own_stats_->set(own_stats_->counter("restarts." + n), c->restarts());
+    own_stats_->set(own_stats_->counter("failed." + n), c->state() == ChildState::failed ? 1 : 0);
+  }
+  text += failed + restarts +
+          "# HELP ringward_supervisor_health_state 0 Healthy, 1 Degraded, 2 Unhealthy, 3 Unknown.\n"
+          "# TYPE ringward_supervisor_health_state gauge\n" +
+          fmt::format("ringward_supervisor_health_state {}\n", static_cast<int>(h.state));
+  text += "# HELP ringward_ring_used_bytes Bytes waiting in a shared-memory ring.\n"
+          "# TYPE ringward_ring_used_bytes gauge\n";
+  auto ru = ring_usage(raw_->data(), raw_->size(), false);
+  auto ou = ring_usage(out_->data(), out_->size(), false);
+  text += fmt::format("ringward_ring_used_bytes{{ring=\"raw\"}} {}\nringward_ring_used_bytes{{ring=\"out\"}} {}\n",
+                      ru.used_bytes, ou.used_bytes);
+  text += "# HELP ringward_ring_capacity_bytes Size of a shared-memory ring.\n"
+          "# TYPE ringward_ring_capacity_bytes gauge\n";
+  text += fmt::format("ringward_ring_capacity_bytes{{ring=\"raw\"}} {}\nringward_ring_capacity_bytes{{ring=\"out\"}} {}\n",
+                      ru.capacity, ou.capacity);
+  own_stats_->set(own_stats_->counter("health_state"), static_cast<uint64_t>(h.state));
+  own_stats_->set_metrics_text(text);
+  own_stats_->set_status_json(fmt::format("{{\"health\":\"{}\"}}", health_name(h.state)));
+  own_stats_->heartbeat(clock_.mono_ns());
+  own_stats_->publish();
 }
 
 void Supervisor::remove_segments() {
   raw_.reset();
   out_.reset();
   stats_.clear();
+  own_stats_.reset();
+  own_page_.reset();
+  ShmSegment::remove(stats_page_name(prefix_, "supervisor"));
   ShmSegment::remove(raw_ring_name(prefix_));
   ShmSegment::remove(out_ring_name(prefix_));
   for (const char* name : kChildren) ShmSegment::remove(stats_page_name(prefix_, name));
@@ -643,7 +693,11 @@ void Supervisor::shutdown() {
   const ShmSegment* rings[] = {&*raw_, &*out_};
   for (size_t i = 0; i < children_.size(); ++i) {
     Child& c = *children_[i];
-    if (i > 0 && children_[i - 1]->state() != ChildState::failed && c.pid() > 0)
+    // Wait for ring i-1 to drain only if everything downstream is alive to drain it; with a
+    // dead shipper the processor blocks on the full out ring and the raw ring never empties.
+    bool downstream_alive = std::all_of(children_.begin() + static_cast<long>(i), children_.end(),
+                                        [](const auto& d) { return d->pid() > 0; });
+    if (i > 0 && children_[i - 1]->state() != ChildState::failed && downstream_alive)
       wait_ring_empty(*rings[i - 1], deadline);
     c.request_stop(SIGTERM);
     wait_child_exit(c, deadline);
@@ -747,6 +801,7 @@ int Supervisor::run() {
     if (now - last_sample_ns_ >= kSecond) {
       sample(now);
       HealthReport h = health();
+      publish_own_stats(h);
       std::string line = health_name(h.state);
       if (!h.reasons.empty()) line += ": " + h.reasons.front();
       if (line != last_health_line_) {

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/shm.h"
+#include "common/stats.h"
 #include "supervisor/child.h"
 #include "supervisor/health.h"
 #include "supervisor/seccomp_audit.h"
@@ -86,6 +87,10 @@ class Supervisor {
   Identity proc_id_, ship_id_;
   std::optional<ShmSegment> raw_, out_;
   std::vector<std::pair<std::string, ShmSegment>> stats_;
+  // The supervisor's own page (child states, restarts, health) for the shipper's /metrics.
+  std::optional<ShmSegment> own_page_;
+  std::unique_ptr<StatsWriter> own_stats_;
+  void publish_own_stats(const HealthReport& h);
   std::vector<std::unique_ptr<Child>> children_;
   std::unique_ptr<KmsgSeccompReader> kmsg_;
   SystemdNotifier notifier_;
