@@ -30,6 +30,11 @@ void append_flat_message(capnp::MessageBuilder& msg, std::string& out) {
   capnp::writeMessage(os, msg);
 }
 
+bool event_id_plausible(uint64_t id, uint64_t now_wall_ns, uint64_t skew_s) {
+  uint64_t epoch = (id >> 32) & 0x7fffffffULL;
+  return epoch != 0 && epoch <= now_wall_ns / 1'000'000'000ULL + skew_s;
+}
+
 EventDecoder::EventDecoder(size_t max_bytes) : max_bytes_(max_bytes) {}
 
 std::optional<schema::Event::Reader> EventDecoder::decode(std::span<const uint8_t> record) {
@@ -51,7 +56,9 @@ std::optional<schema::Event::Reader> EventDecoder::decode(std::span<const uint8_
   try {
     reader_.emplace(kj::arrayPtr(buffer_.data(), words), opts);
     auto ev = reader_->getRoot<schema::Event>();
-    // Touch the union tag so a bad root pointer fails here, not in a later stage.
+    // Cap'n Proto checks pointers lazily: walk the whole message now (bounded by the traversal
+    // limit) so a malformed pointer fails here, not in whatever later reads the field.
+    (void)ev.totalSize();
     (void)ev.getKind().which();
     return ev;
   } catch (const kj::Exception& e) {

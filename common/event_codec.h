@@ -25,6 +25,12 @@ bool write_message(RingWriter& ring, capnp::MessageBuilder& msg);
 // Appends the flat encoding to `out`.
 void append_flat_message(capnp::MessageBuilder& msg, std::string& out);
 
+// An id can only come from an epoch that has started: the epoch (bits 62..32, seconds) must not be
+// ahead of the wall clock by more than `skew_s`. The shipper de-duplicates replays by "id <= last
+// seen", so without this check one garbage or forged record with a huge id would make every later
+// event look like a duplicate.
+bool event_id_plausible(uint64_t id, uint64_t now_wall_ns, uint64_t skew_s = 300);
+
 class EventDecoder {
  public:
   explicit EventDecoder(size_t max_bytes = 1 << 20);

@@ -191,6 +191,7 @@ RingReader::RingReader(void* segment, size_t segment_size)
     hdr_->read_pos.store(r, std::memory_order_release);
   }
   cursor_ = r;
+  committed_ = r;
 }
 
 uint64_t RingReader::producer_position() {
@@ -243,8 +244,12 @@ std::optional<std::span<const uint8_t>> RingReader::next() {
 void RingReader::commit() { commit_to(cursor_); }
 
 void RingReader::commit_to(uint64_t pos) {
-  uint64_t cur = hdr_->read_pos.load(std::memory_order_relaxed);
-  if (pos > cursor_ || pos <= cur) return;
+  // The consumer owns read_pos: its own record of what it committed is the truth, whatever the
+  // shared word says now (a rogue writer may have scribbled it; the next commit repairs it).
+  if (pos > cursor_ || (pos <= committed_ && hdr_->read_pos.load(std::memory_order_relaxed) == committed_))
+    return;
+  pos = std::max(pos, committed_);
+  committed_ = pos;
   hdr_->read_pos.store(pos, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (hdr_->producer_sleeping.load(std::memory_order_relaxed) != 0) {
@@ -286,10 +291,12 @@ RingUsage ring_usage(const void* segment, size_t segment_size, bool count_record
   u.write_pos = h->write_pos.load(std::memory_order_acquire);
   if (u.write_pos < u.read_pos || u.write_pos - u.read_pos > u.capacity) return u;
   u.used_bytes = u.write_pos - u.read_pos;
-  if (!count_records) return u;
+  // Positions are written by the peers: only walk records from a position a record can start at.
+  if (!count_records || (u.read_pos & 7) != 0) return u;
   uint64_t mask = u.capacity - 1;
   for (uint64_t c = u.read_pos; c < u.write_pos;) {
     uint64_t off = c & mask;
+    if (u.capacity - off < kRecordHeaderSize) break;
     RecordHeader rh = load_header(data + off);
     if (rh.tag == kTagPadding) {
       c += u.capacity - off;

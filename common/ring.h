@@ -132,6 +132,7 @@ class RingReader {
   uint64_t max_record_;
   uint64_t cursor_;
   uint64_t known_write_ = 0;  // last producer position read, clamped
+  uint64_t committed_ = 0;    // last position this consumer committed
   RingFaults faults_;
 };
 

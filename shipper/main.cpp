@@ -276,6 +276,10 @@ int run(const ChildArgs& args) {
       }
       uint64_t id = ev->getId();
       int origin = static_cast<int>(id >> 63);
+      if (!event_id_plausible(id, clock.wall_ns())) {
+        stats.add(c_invalid);  // an id from the future would poison de-duplication
+        continue;
+      }
       if (id <= stats.get(c_last[origin])) {
         stats.add(c_dup);
         continue;
