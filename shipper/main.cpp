@@ -59,7 +59,9 @@ bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<Confi
   std::set<std::string> names;
   for (const auto& sc : cfg.sinks) {
     ConfiguredSink cs;
-    cs.options.batch_size = static_cast<size_t>(std::max<int64_t>(1, sc.get_int("batch_size", 500)));
+    // A local file takes big batches cheaply; a network peer is asked for less at a time.
+    cs.options.batch_size = static_cast<size_t>(
+        std::max<int64_t>(1, sc.get_int("batch_size", sc.type == "file" ? 5000 : 500)));
     // The file sink is local: a short default linger keeps the NDJSON close to real time.
     std::string flush = sc.get("flush_interval", sc.type == "file" ? "200ms" : "1s");
     auto fi = parse_duration_ms(flush);
@@ -78,6 +80,10 @@ bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<Confi
       }
       fo.max_file_bytes = static_cast<uint64_t>(std::max<int64_t>(1, sc.get_int("max_file_mb", 1024))) << 20;
       fo.max_files = static_cast<size_t>(std::max<int64_t>(0, sc.get_int("max_files", 5)));
+      // `fsync = "always"`: a batch is acknowledged only once it is on disk. Otherwise it is
+      // acknowledged once written (it survives a crash of the process, not of the machine) and
+      // the disk buffer's fsync policy bounds what a power loss can take.
+      fo.fsync = cfg.fsync == "always";
       io::IoError err;
       auto fs = FileSink::open(fo, err);
       if (!fs) {
