@@ -149,6 +149,7 @@ std::string pages_metrics_text(const std::string& prefix, uint64_t& rejected_lin
   append_stats_prometheus(pages, out);
   out += labelled;
   fmt::format_to(std::back_inserter(out),
+                 "# HELP ringward_shipper_metrics_lines_rejected_total Malformed lines dropped from processes' metrics text.\n"
                  "# TYPE ringward_shipper_metrics_lines_rejected_total counter\n"
                  "ringward_shipper_metrics_lines_rejected_total {}\n", rejected_lines);
   return out;
