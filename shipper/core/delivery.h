@@ -222,7 +222,7 @@ class SinkWorker {
   SinkWorkerStats st_;
   uint64_t bp_since_ns_ = 0;  // backpressure episode start, 0 when none
   uint64_t last_bp_ns_ = 0;
-  uint64_t seed_counter_ = 0;
+  std::atomic<uint64_t> seed_counter_{0};  // sender threads draw jitter seeds concurrently
 };
 
 }  // namespace ringward::shipper
