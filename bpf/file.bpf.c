@@ -2,6 +2,15 @@
 // the arguments come from the saved user registers (see sysargs__regs). Trust: kernel.
 #include "common.bpf.h"
 
+/* Per-CPU record builder: the path length is known only after the copy, and only the bytes
+ * that were copied go into the ring. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct rw_file_open);
+} rw_file_scratch SEC(".maps");
+
 struct open_how_user {
   __u64 flags;
   __u64 mode;
@@ -22,7 +31,8 @@ static __always_inline int file__emit(__u16 syscall, long ret) {
     flags = how.flags;
     mode = how.mode;
   }
-  struct rw_file_open *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_FILE_OPEN);
+  __u32 zero = 0;
+  struct rw_file_open *rec = bpf_map_lookup_elem(&rw_file_scratch, &zero);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_FILE_OPEN);
   rec->result = ret;
@@ -30,8 +40,11 @@ static __always_inline int file__emit(__u16 syscall, long ret) {
   rec->mode = mode;
   rec->syscall = syscall;
   long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), path);
-  rec->path_len = n > 0 ? n - 1 : 0;
-  ringbuf__submit(rec, RW_KIND_FILE_OPEN);
+  __u64 len = n > 0 ? n - 1 : 0; /* bytes before the NUL */
+  if (len > RW_PATH_MAX - 1) len = RW_PATH_MAX - 1;
+  rec->path[len] = 0;
+  rec->path_len = len;
+  ringbuf__output(rec, __builtin_offsetof(struct rw_file_open, path) + len + 1, RW_KIND_FILE_OPEN);
   return 0;
 }
 
