@@ -115,22 +115,25 @@ static __always_inline bool filter__current(__u32 kind) {
 
 /* ---- envelope -------------------------------------------------------------------------------- */
 
+/* Runs once per event: task fields are direct BTF loads (no helper call each); only the parent's
+ * comm, an array, is copied with one helper. */
 static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct task_struct *task = bpf_get_current_task_btf();
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u64 uid_gid = bpf_get_current_uid_gid();
-  struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+  struct task_struct *parent = task->real_parent;
   e->mono_ns = bpf_ktime_get_ns();
   e->cgroup_id = bpf_get_current_cgroup_id();
   e->pid = pid_tgid >> 32;
   e->tid = (__u32)pid_tgid;
-  e->ppid = BPF_CORE_READ(parent, tgid);
+  e->ppid = parent ? parent->tgid : 0;
   e->uid = (__u32)uid_gid;
   e->gid = uid_gid >> 32;
   e->kind = kind;
   e->version = RW_LAYOUT_VERSION;
   bpf_get_current_comm(e->comm, sizeof(e->comm));
-  bpf_core_read(e->pcomm, sizeof(e->pcomm), &parent->comm);
+  if (!parent || bpf_probe_read_kernel(e->pcomm, sizeof(e->pcomm), parent->comm) != 0)
+    __builtin_memset(e->pcomm, 0, sizeof(e->pcomm));
 }
 
 /* ---- ring buffer ----------------------------------------------------------------------------- */

@@ -20,14 +20,15 @@ struct open_how_user {
 static __always_inline int file__emit(__u16 syscall, long ret) {
   if (!filter__current(RW_KIND_FILE_OPEN)) return 0;
   struct pt_regs *regs = sysargs__regs();
-  const char *path = (const char *)BPF_CORE_READ(regs, si);
+  /* regs is a BTF pointer: direct loads, no helper call per register. */
+  const char *path = (const char *)regs->si;
   __u64 flags = 0, mode = 0;
   if (syscall == RW_OPENAT) {
-    flags = BPF_CORE_READ(regs, dx);
-    mode = BPF_CORE_READ(regs, r10);
+    flags = regs->dx;
+    mode = regs->r10;
   } else {
     struct open_how_user how = {};
-    bpf_probe_read_user(&how, sizeof(how), (const void *)BPF_CORE_READ(regs, dx));
+    bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
     flags = how.flags;
     mode = how.mode;
   }
