@@ -1,6 +1,8 @@
 // Record layouts shared by the BPF programs (bpf/*.bpf.c) and their loader (capture/ebpf/).
-// Every record starts with rw_envelope; `kind` says which layout follows. Fixed sizes because
-// bpf_ringbuf_reserve needs a constant; lengths inside say how many bytes are meaningful.
+// Every record starts with rw_envelope; `kind` says which layout follows. Most layouts have a
+// fixed size (bpf_ringbuf_reserve needs a constant); the two frequent ones (file open, HTTP) are
+// compact: a fixed header then only the bytes that were captured (built in a per-CPU buffer and
+// copied with bpf_ringbuf_output), so the kernel ring holds ~5x more of them before it drops.
 // Trust: written by the kernel (trusted), but the loader still clamps every length it reads.
 #pragma once
 
@@ -8,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define RW_LAYOUT_VERSION 1
+#define RW_LAYOUT_VERSION 2 /* 2: compact file-open and HTTP records */
 #define RW_COMM_LEN 16
 #define RW_PATH_MAX 512    /* file paths and exec filenames: longer ones are truncated */
 #define RW_ARGV_MAX 4096   /* compile-time cap; the configured max_argv_bytes is <= this */
@@ -72,6 +74,7 @@ struct rw_exit {
 
 enum rw_open_syscall { RW_OPENAT = 0, RW_OPENAT2 = 1 };
 
+/* Compact: the record is offsetof(path) + path_len + 1 bytes (the path is NUL-terminated). */
 struct rw_file_open {
   struct rw_envelope env;
   __s32 result;
@@ -148,7 +151,7 @@ enum rw_slot_state { RW_SLOT_FREE = 0, RW_SLOT_BUSY = 1, RW_SLOT_LIVE = 2 };
 
 struct rw_http_slot {
   __u64 state;
-  __u64 key_sock; /* struct sock * of the connection (or SSL * for TLS) */
+  __u64 key_sock; /* fd of the connection, tagged (RW_HTTP_KEY_FD), or SSL * for TLS */
   __u32 key_tgid;
   __u32 pad;
   struct rw_envelope env; /* the process at request time */
@@ -158,6 +161,8 @@ struct rw_http_slot {
 
 enum rw_http_end { RW_HTTP_COMPLETE = 0, RW_HTTP_TIMEOUT = 1, RW_HTTP_EVICTED = 2 };
 
+/* Compact: the record is sizeof(rw_http) + conn.req_len + resp_len bytes; `data` holds the
+ * captured request bytes, then the captured response bytes. */
 struct rw_http {
   struct rw_envelope env;
   struct rw_http_conn conn;
@@ -165,8 +170,7 @@ struct rw_http {
   __u64 latency_ns;
   __u32 resp_len;
   __u32 end; /* rw_http_end */
-  char req[RW_HTTP_MAX];
-  char resp[RW_HTTP_MAX];
+  char data[];
 };
 
 /* Read-only knobs, one copy in each object's .rodata, set by the loader before load. */

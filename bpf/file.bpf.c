@@ -2,6 +2,15 @@
 // the arguments come from the saved user registers (see sysargs__regs). Trust: kernel.
 #include "common.bpf.h"
 
+/* Per-CPU record builder: the path length is known only after the copy, and only the bytes
+ * that were copied go into the ring. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct rw_file_open);
+} rw_file_scratch SEC(".maps");
+
 struct open_how_user {
   __u64 flags;
   __u64 mode;
@@ -11,18 +20,20 @@ struct open_how_user {
 static __always_inline int file__emit(__u16 syscall, long ret) {
   if (!filter__current(RW_KIND_FILE_OPEN)) return 0;
   struct pt_regs *regs = sysargs__regs();
-  const char *path = (const char *)BPF_CORE_READ(regs, si);
+  /* regs is a BTF pointer: direct loads, no helper call per register. */
+  const char *path = (const char *)regs->si;
   __u64 flags = 0, mode = 0;
   if (syscall == RW_OPENAT) {
-    flags = BPF_CORE_READ(regs, dx);
-    mode = BPF_CORE_READ(regs, r10);
+    flags = regs->dx;
+    mode = regs->r10;
   } else {
     struct open_how_user how = {};
-    bpf_probe_read_user(&how, sizeof(how), (const void *)BPF_CORE_READ(regs, dx));
+    bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
     flags = how.flags;
     mode = how.mode;
   }
-  struct rw_file_open *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_FILE_OPEN);
+  __u32 zero = 0;
+  struct rw_file_open *rec = bpf_map_lookup_elem(&rw_file_scratch, &zero);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_FILE_OPEN);
   rec->result = ret;
@@ -30,8 +41,11 @@ static __always_inline int file__emit(__u16 syscall, long ret) {
   rec->mode = mode;
   rec->syscall = syscall;
   long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), path);
-  rec->path_len = n > 0 ? n - 1 : 0;
-  ringbuf__submit(rec, RW_KIND_FILE_OPEN);
+  __u64 len = n > 0 ? n - 1 : 0; /* bytes before the NUL */
+  if (len > RW_PATH_MAX - 1) len = RW_PATH_MAX - 1;
+  rec->path[len] = 0;
+  rec->path_len = len;
+  ringbuf__output(rec, __builtin_offsetof(struct rw_file_open, path) + len + 1, RW_KIND_FILE_OPEN);
   return 0;
 }
 

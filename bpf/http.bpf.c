@@ -1,7 +1,8 @@
 // Plaintext HTTP on TCP sockets from the sys_exit tracepoints of the eight data syscalls. Exit
 // hooks only: the result says how many bytes moved, the saved registers give fd and buffer, and
-// the payload is still in the caller's memory. The cheap exits come first: result <= 0, then an
-// 8-byte prefix check; only HTTP-looking data pays for the fd -> socket walk. Trust: kernel.
+// the payload is still in the caller's memory. The cheap exits come first: result < 8, then an
+// 8-byte prefix check; only a request pays for the fd -> socket walk (a response is matched to
+// its parked request by (process, fd), which the request's walk already vetted). Trust: kernel.
 #include "http.bpf.h"
 
 static __always_inline int http__syscall(int dir, long ret, __u64 fd, __u64 buf,
@@ -15,10 +16,13 @@ static __always_inline int http__syscall(int dir, long ret, __u64 fd, __u64 buf,
     peek = v.base;
   }
   if (bpf_probe_read_user(first, sizeof(first), (const void *)peek) != 0) return 0;
-  if (http__classify(first) == HTTP_NONE) return 0;
+  int what = http__classify(first);
+  if (what == HTTP_NONE) return 0;
+  if (what == HTTP_RESPONSE) return http__complete(RW_HTTP_KEY_FD(fd), buf, iov, iovcnt, ret);
   struct sock *sk = sock__tcp_from_fd(fd);
   if (!sk) return 0;
-  return http__data(dir, first, (__u64)sk, sk, 0, buf, iov, iovcnt, ret);
+  __u8 role = dir == RW_DIR_IN ? RW_ROLE_SERVER : RW_ROLE_CLIENT;
+  return http__begin(RW_HTTP_KEY_FD(fd), sk, role, 0, buf, iov, iovcnt, ret);
 }
 
 static __always_inline int http__plain(struct trace_event_raw_sys_exit *ctx, int dir) {

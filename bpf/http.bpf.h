@@ -1,7 +1,7 @@
 // HTTP exchange tracking shared by the plaintext syscall hooks (http.bpf.c) and the libssl
 // uprobes (tls.bpf.c). A request is parked in a direct-mapped table of pending requests keyed by
-// (process, socket); its response completes it in-kernel, so latency is measured where it
-// happens and one record carries request and response. A colliding request evicts the parked one
+// (process, fd) or (process, SSL *); its response completes it in-kernel, so latency is measured
+// where it happens and one record carries request and response. A colliding request evicts the parked one
 // as an EVICTED record (never lost silently); user space completes stale ones as TIMEOUT by
 // sweeping the mmapped table (no syscalls, so it keeps working under seccomp).
 // Trust: kernel; the payload bytes are attacker-controlled and only copied, never interpreted
@@ -13,6 +13,11 @@
 #define RW_DIR_OUT 0 /* bytes this process sent */
 #define RW_DIR_IN 1  /* bytes this process received */
 #define RW_HTTP_MAX_IOV 4
+/* Pending-request key of a plaintext socket: its fd, tagged so it never equals an SSL * (the
+ * TLS key). fd reuse while a request is parked could pair a response on the new socket with
+ * the old request; a server answers on the fd it read from and a client sends before it reads,
+ * which replaces the parked request, so this needs a close+reopen between request and reply. */
+#define RW_HTTP_KEY_FD(fd) ((__u64)(__u32)(fd) | (1ULL << 63))
 
 enum { HTTP_NONE = 0, HTTP_REQUEST = 1, HTTP_RESPONSE = 2 };
 
@@ -37,6 +42,20 @@ struct {
   __type(key, __u32);
   __type(value, struct http_scratch);
 } rw_http_scratch SEC(".maps");
+
+/* Per-CPU builder of compact rw_http records (header, request bytes, response bytes). Room for
+ * 3 KiB of data: the response starts at req_len (<= 1024) and the iovec gather writes at
+ * `offset (< 1024) + length (<= 1024)` past it, which the verifier must see in bounds. */
+struct http_out {
+  char buf[sizeof(struct rw_http) + 3 * RW_HTTP_MAX];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct http_out);
+} rw_http_out SEC(".maps");
 
 struct rw_iovec {
   __u64 base;
@@ -99,22 +118,24 @@ static __always_inline bool http__is_loopback(__u16 family, const __u8 a[16]) {
   return a[15] == 1; /* ::1 */
 }
 
+static __always_inline __u32 http__clamp(__u32 len) { return len > RW_HTTP_MAX ? RW_HTTP_MAX : len; }
+
 /* Emits a parked request that got no response (evicted); the caller owns the slot (BUSY). */
 static __always_inline void http__emit_unanswered(struct rw_http_slot *slot, __u32 end) {
-  struct rw_http *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_HTTP);
-  if (!rec) return;
+  __u32 zero = 0;
+  struct http_out *out = bpf_map_lookup_elem(&rw_http_out, &zero);
+  if (!out) return;
+  struct rw_http *rec = (struct rw_http *)out->buf;
   rec->env = slot->env;
   rec->conn = slot->conn;
   rec->resp_size = 0;
   rec->latency_ns = 0;
   rec->resp_len = 0;
   rec->end = end;
-  __u32 len = slot->conn.req_len;
-  if (len > 0) {
-    len = ((len - 1) & (RW_HTTP_MAX - 1)) + 1;
-    bpf_probe_read_kernel(rec->req, len, slot->req);
-  }
-  ringbuf__submit(rec, RW_KIND_HTTP);
+  __u32 len = http__clamp(slot->conn.req_len);
+  rec->conn.req_len = len;
+  if (len > 0) bpf_probe_read_kernel(rec->data, len, slot->req);
+  ringbuf__output(rec, sizeof(*rec) + len, RW_KIND_HTTP);
 }
 
 static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __u8 tls,
@@ -178,35 +199,34 @@ static __always_inline int http__complete(__u64 key, __u64 buf, const struct rw_
   /* Unlocked pre-check: most responses without a parked request end here, cheaply. */
   if (slot->state != RW_SLOT_LIVE || slot->key_sock != key || slot->key_tgid != tgid) return 0;
   __u32 zero = 0;
-  struct http_scratch *scratch = bpf_map_lookup_elem(&rw_http_scratch, &zero);
-  if (!scratch) return 0;
-  __u32 resp_len = http__gather(scratch->buf, buf, iov, iovcnt, size);
+  struct http_out *out = bpf_map_lookup_elem(&rw_http_out, &zero);
+  if (!out) return 0;
   if (__sync_val_compare_and_swap(&slot->state, RW_SLOT_LIVE, RW_SLOT_BUSY) != RW_SLOT_LIVE)
     return 0; /* completed or swept concurrently */
   if (slot->key_sock != key || slot->key_tgid != tgid) {
     __sync_val_compare_and_swap(&slot->state, RW_SLOT_BUSY, RW_SLOT_LIVE);
     return 0;
   }
-  struct rw_http *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_HTTP);
-  if (rec) {
-    envelope__fill(&rec->env, RW_KIND_HTTP);
-    rec->conn = slot->conn;
-    rec->resp_size = size;
-    rec->latency_ns = rec->env.mono_ns - slot->conn.start_ns;
-    rec->end = RW_HTTP_COMPLETE;
-    __u32 len = slot->conn.req_len;
-    if (len > 0) {
-      len = ((len - 1) & (RW_HTTP_MAX - 1)) + 1;
-      bpf_probe_read_kernel(rec->req, len, slot->req);
-    }
-    rec->resp_len = resp_len;
-    if (resp_len > 0) {
-      len = ((resp_len - 1) & (RW_HTTP_MAX - 1)) + 1;
-      bpf_probe_read_kernel(rec->resp, len, scratch->buf);
-    }
-  }
+  /* The slot is ours: build the record (request from the slot, response straight from the
+   * caller's buffer behind it), free the slot, then copy the record into the ring. */
+  struct rw_http *rec = (struct rw_http *)out->buf;
+  /* Same process as the request (the key includes the tgid): its envelope, re-stamped,
+   * instead of a second envelope__fill. */
+  rec->env = slot->env;
+  rec->env.mono_ns = bpf_ktime_get_ns();
+  rec->env.tid = (__u32)bpf_get_current_pid_tgid();
+  rec->conn = slot->conn;
+  rec->resp_size = size;
+  rec->latency_ns = rec->env.mono_ns - slot->conn.start_ns;
+  rec->end = RW_HTTP_COMPLETE;
+  __u32 req_len = http__clamp(slot->conn.req_len);
+  rec->conn.req_len = req_len;
+  if (req_len > 0) bpf_probe_read_kernel(rec->data, req_len, slot->req);
   __sync_val_compare_and_swap(&slot->state, RW_SLOT_BUSY, RW_SLOT_FREE);
-  if (rec) ringbuf__submit(rec, RW_KIND_HTTP);
+  __u32 resp_len = http__gather(rec->data + req_len, buf, iov, iovcnt, size);
+  resp_len = http__clamp(resp_len);
+  rec->resp_len = resp_len;
+  ringbuf__output(rec, sizeof(*rec) + req_len + resp_len, RW_KIND_HTTP);
   return 0;
 }
 

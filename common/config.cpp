@@ -161,7 +161,10 @@ class Section {
     return table_ ? table_->get(key) : nullptr;
   }
   std::string env_name(std::string_view key) const {
-    return "RINGWARD_" + upper(name_) + "_" + upper(key);
+    // A nested section ("processor.http") maps to RINGWARD_PROCESSOR_HTTP_<KEY>.
+    std::string section = upper(name_);
+    std::replace(section.begin(), section.end(), '.', '_');
+    return "RINGWARD_" + section + "_" + upper(key);
   }
   std::optional<std::string> env(std::string_view key) const {
     const char* e = std::getenv(env_name(key).c_str());
@@ -192,6 +195,119 @@ const toml::table* subtable(const toml::table& root, std::string_view name, cons
     throw ConfigFailure(fmt::format("{}:{}: key '{}': expected a table", origin,
                                     n->source().begin.line, name));
   return t;
+}
+
+// [processor.http]: validated here, at load time, so a bad value fails with file, line and key
+// before any child starts (the processor validates the mapped http::HttpConfig once more).
+void parse_processor_http(const toml::table* processor_table, const std::string& origin,
+                          ProcessorHttpConfig& h) {
+  const toml::table* t = nullptr;
+  if (processor_table) {
+    if (const toml::node* n = processor_table->get("http")) {
+      t = n->as_table();
+      if (!t)
+        throw ConfigFailure(fmt::format("{}:{}: key 'processor.http': expected a table", origin,
+                                        n->source().begin.line));
+    }
+  }
+  Section sec(t, "processor.http", origin);
+  auto element = [&](std::string_view key, size_t i) -> const toml::node* {
+    const toml::array* arr = t ? t->get(key)->as_array() : nullptr;
+    return arr ? arr->get(i) : nullptr;
+  };
+
+  sec.list("route_patterns", h.route_patterns);
+  if (h.route_patterns.size() > 256)
+    sec.fail("route_patterns", t->get("route_patterns"), "at most 256 patterns");
+  for (size_t i = 0; i < h.route_patterns.size(); ++i) {
+    const std::string& p = h.route_patterns[i];
+    bool printable = std::all_of(p.begin(), p.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    if (p.empty() || p.front() != '/' || p.size() > 512 || !printable)
+      sec.fail("route_patterns", element("route_patterns", i),
+               fmt::format("pattern '{}' must start with '/' and be at most 512 printable "
+                           "characters without spaces", p));
+  }
+  sec.integer("route_cardinality_limit", h.route_cardinality_limit, 1, 100000);
+  sec.integer("max_series", h.max_series, 1, 1'000'000);
+
+  if (const toml::node* v = t ? t->get("latency_buckets_s") : nullptr) {
+    const toml::array* arr = v->as_array();
+    if (!arr) sec.fail("latency_buckets_s", v, "expected an array of numbers");
+    if (arr->empty() || arr->size() > 64)
+      sec.fail("latency_buckets_s", v, "needs 1 to 64 bucket bounds");
+    h.latency_buckets_s.clear();
+    for (const auto& el : *arr) {
+      auto d = el.value<double>();
+      if (!d) sec.fail("latency_buckets_s", el, "array element is not a number");
+      if (!(*d > 0.0 && *d <= 86400.0) ||
+          (!h.latency_buckets_s.empty() && !(*d > h.latency_buckets_s.back())))
+        sec.fail("latency_buckets_s", el,
+                 fmt::format("{} must be in (0, 86400] and greater than the previous bound", *d));
+      h.latency_buckets_s.push_back(*d);
+    }
+  }
+  sec.ignore("latency_buckets_s");
+
+  sec.boolean("business_errors", h.business_errors);
+  sec.ignore("business_rules");
+  if (const toml::node* v = t ? t->get("business_rules") : nullptr) {
+    const toml::array* arr = v->as_array();
+    if (!arr) sec.fail("business_rules", v, "expected an array of tables ([[processor.http.business_rules]])");
+    if (arr->size() > 64) sec.fail("business_rules", v, "at most 64 rules");
+    // The error type becomes a metric label: keep it to the documented, bounded set.
+    static const std::set<std::string> kTypes = {"rate_limit", "auth_failure", "insufficient_funds",
+                                                 "validation", "generic_business_error"};
+    for (const auto& el : *arr) {
+      const toml::table* rt = el.as_table();
+      if (!rt) sec.fail("business_rules", el, "expected a table");
+      // Read directly, not through Section::str: an environment variable must not rewrite
+      // every rule at once.
+      Section rule(rt, "processor.http.business_rules", origin);
+      for (const char* k : {"key", "value", "error_type"}) rule.ignore(k);
+      HttpBusinessRuleConfig r;
+      const toml::node* key = rt->get("key");
+      if (key) {
+        auto ks = key->value_exact<std::string>();
+        if (!ks) rule.fail("key", key, "expected a string");
+        r.key = *ks;
+      }
+      if (r.key.empty() || r.key.size() > 128)
+        rule.fail("key", key ? key : &el, "required: a JSON member name (1-128 bytes)");
+      if (const toml::node* val = rt->get("value")) {
+        if (auto sv = val->value_exact<std::string>()) r.value = *sv;
+        else if (auto iv = val->value_exact<int64_t>()) r.value = std::to_string(*iv);
+        else if (auto bv = val->value_exact<bool>()) r.value = *bv ? "true" : "false";
+        else rule.fail("value", val, "expected a string, integer or boolean");
+        if (r.value.size() > 256) rule.fail("value", val, "at most 256 bytes");
+      }
+      const toml::node* type = rt->get("error_type");
+      if (type) {
+        auto ts = type->value_exact<std::string>();
+        if (!ts) rule.fail("error_type", type, "expected a string");
+        r.error_type = *ts;
+      }
+      if (!kTypes.count(r.error_type))
+        rule.fail("error_type", type,
+                  fmt::format("'{}' is not one of: rate_limit, auth_failure, insufficient_funds, "
+                              "validation, generic_business_error", r.error_type));
+      rule.reject_unknown();
+      h.business_rules.push_back(std::move(r));
+    }
+  }
+
+  sec.integer("health_window_s", h.health_window_s, 10, 86400);
+  sec.integer("health_report_interval_s", h.health_report_interval_s, 1, 86400);
+  sec.real("health_business_weight", h.health_business_weight, 0.0, 100.0);
+  sec.real("health_server_error_weight", h.health_server_error_weight, 0.0, 100.0);
+  sec.real("health_p99_threshold_ms", h.health_p99_threshold_ms, 1.0, 3'600'000.0);
+  sec.real("health_healthy_min", h.health_healthy_min, 0.0, 100.0);
+  sec.real("health_degraded_min", h.health_degraded_min, 0.0, 100.0);
+  sec.real("health_hysteresis", h.health_hysteresis, 0.0, 50.0);
+  if (!(h.health_degraded_min < h.health_healthy_min))
+    sec.fail("health_degraded_min", t ? t->get("health_degraded_min") : nullptr,
+             fmt::format("{} must be below health_healthy_min ({})", h.health_degraded_min,
+                         h.health_healthy_min));
+  sec.reject_unknown();
 }
 
 // Keys each sink type accepts besides `type`; values are validated by the sink factory too.
@@ -302,7 +418,8 @@ Config parse(const toml::table& root, const std::string& origin) {
   cap.list("exclude_uids", k.exclude_uids);
   cap.reject_unknown();
 
-  Section proc(subtable(root, "processor", origin), "processor", origin);
+  const toml::table* processor_table = subtable(root, "processor", origin);
+  Section proc(processor_table, "processor", origin);
   auto& p = c.processor;
   proc.str("user", p.user);
   proc.integer("max_event_size", p.max_event_size, 1024, 64 << 20);
@@ -316,7 +433,9 @@ Config parse(const toml::table& root, const std::string& origin) {
   proc.integer("breaker_success_threshold", p.breaker_success_threshold, 1, 1'000'000);
   proc.str("rules_file", p.rules_file);
   proc.boolean("sandbox", p.sandbox);
+  proc.ignore("http");
   proc.reject_unknown();
+  parse_processor_http(processor_table, origin, p.http);
 
   const toml::table* shipper_table = subtable(root, "shipper", origin);
   Section ship(shipper_table, "shipper", origin);

@@ -50,6 +50,33 @@ struct CaptureConfig {
   std::vector<int64_t> exclude_uids;
 };
 
+// [processor.http]: the operator-facing knobs of the HTTP semantics library (processor/http). Plain
+// values here so common/ does not depend on the processor; processor/pipeline.cpp maps them onto
+// http::HttpConfig (whose other settings keep their defaults). See docs/http-semantics.md.
+struct HttpBusinessRuleConfig {
+  std::string key;    // top-level JSON member of a 2xx response body
+  std::string value;  // "" matches any truthy value, else a case-insensitive scalar match
+  std::string error_type = "generic_business_error";
+};
+
+struct ProcessorHttpConfig {
+  std::vector<std::string> route_patterns;  // "/users/{id}/orders"; a final "{*}" takes the rest
+  int64_t route_cardinality_limit = 50;     // distinct literals per position before "*"
+  int64_t max_series = 2000;                // (service, method, route, status_class) series
+  std::vector<double> latency_buckets_s = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                           0.5,   1.0,  2.5,   5.0,  10.0};
+  bool business_errors = true;                      // inspect 2xx JSON bodies at all
+  std::vector<HttpBusinessRuleConfig> business_rules;  // [[processor.http.business_rules]]
+  int64_t health_window_s = 300;
+  int64_t health_report_interval_s = 60;  // endpoint_health events this often
+  double health_business_weight = 0.25;   // points per 0.1 % business errors (cap 50)
+  double health_server_error_weight = 0.15;  // points per 1 % 5xx (cap 30)
+  double health_p99_threshold_ms = 500.0;    // p99 above this costs 5 points per 100 ms (cap 20)
+  double health_healthy_min = 80.0;
+  double health_degraded_min = 50.0;
+  double health_hysteresis = 5.0;
+};
+
 struct ProcessorConfig {
   // Identity the supervisor starts the processor as. Empty: "ringward-proc" when that user exists,
   // else root with a warning; "root": root without a warning (development only).
@@ -65,6 +92,7 @@ struct ProcessorConfig {
   int64_t breaker_success_threshold = 50;
   std::string rules_file;  // empty: the embedded default rules
   bool sandbox = true;     // seccomp + no_new_privs + rlimits (never disable in production)
+  ProcessorHttpConfig http;
 };
 
 struct SinkConfig {

@@ -51,6 +51,30 @@ LoadShedderConfig shedder_config(const ProcessorConfig& cfg) {
   return c;
 }
 
+// [processor.http] onto the HTTP library's configuration; settings without a key keep their
+// defaults. The loader validated every key already; validate() guards the mapping itself.
+http::HttpConfig http_config(const ProcessorConfig& cfg) {
+  const ProcessorHttpConfig& in = cfg.http;
+  http::HttpConfig h;
+  h.route.patterns = in.route_patterns;
+  h.route.cardinality_limit = static_cast<size_t>(in.route_cardinality_limit);
+  h.series.max_series = static_cast<size_t>(in.max_series);
+  h.series.latency_buckets_s = in.latency_buckets_s;
+  h.business.enabled = in.business_errors;
+  for (const auto& r : in.business_rules)
+    h.business.extra_rules.push_back({r.key, r.value, r.error_type});
+  h.health.window_ns = static_cast<uint64_t>(in.health_window_s) * 1'000'000'000ULL;
+  h.health.report_interval_ns = static_cast<uint64_t>(in.health_report_interval_s) * 1'000'000'000ULL;
+  h.health.business_weight = in.health_business_weight;
+  h.health.server_weight = in.health_server_error_weight;
+  h.health.p99_threshold_ms = in.health_p99_threshold_ms;
+  h.health.healthy_min = in.health_healthy_min;
+  h.health.degraded_min = in.health_degraded_min;
+  h.health.hysteresis = in.health_hysteresis;
+  if (auto err = h.validate()) throw std::runtime_error("[processor.http]: " + *err);
+  return h;
+}
+
 schema::Priority max_priority(schema::Priority a, schema::Priority b) {
   return static_cast<unsigned>(a) >= static_cast<unsigned>(b) ? a : b;
 }
@@ -68,6 +92,7 @@ Pipeline::Pipeline(const ProcessorConfig& cfg, RingReader& in, RingWriter& out, 
       clock_(clock),
       validator_(validation_config(cfg), clock),
       engine_(load_rules(cfg)),
+      http_cfg_(http_config(cfg)),
       http_(http_cfg_, clock),
       bucket_(TokenBucketConfig{static_cast<uint64_t>(cfg.max_events_per_second),
                                 static_cast<uint64_t>(cfg.burst)},

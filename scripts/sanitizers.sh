@@ -46,7 +46,9 @@ run_mode() {
     suites+=(--suite "$s")
   done
   ((${#suites[@]})) || return 0
-  # Build only the executables of the chosen suites, not every daemon and benchmark.
+  # Regenerate first (the test list comes from the build files), then build only the
+  # executables of the chosen suites, not every daemon and benchmark.
+  ninja -C "$dir" build.ninja >/dev/null
   local exes=()
   mapfile -t exes < <(meson introspect "$dir" --tests | python3 -c '
 import json, os, sys

@@ -12,18 +12,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "supervisor/json_lite.h"
 #ifdef RINGWARD_CTL_HAVE_DLQ
 #include "shipper/core/dead_letter_queue.h"
 #endif
@@ -111,6 +115,136 @@ int top(const std::string& socket_path, double interval_s, int iterations) {
     timespec d{static_cast<time_t>(interval_s), static_cast<long>((interval_s - static_cast<long>(interval_s)) * 1e9)};
     nanosleep(&d, nullptr);
   }
+  return kOk;
+}
+
+// ---- per-endpoint HTTP health (the processor's status JSON, "endpoints") ----
+
+struct EndpointRow {
+  std::string service, route, state;
+  double score = 0, error_rate_5xx = 0, business_error_rate = 0, p99_ms = 0;
+  uint64_t requests = 0;
+};
+
+struct EndpointTable {
+  bool available = false;  // false: no processor status (not running, or nothing published yet)
+  std::vector<EndpointRow> rows;
+  double window_s = 0;
+  uint64_t series = 0, series_max = 0;
+};
+
+// The processor writes its own status page and may be compromised: its strings go to a terminal,
+// so control bytes (escape sequences) are replaced.
+std::string printable(std::string s) {
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+
+// From `status --json`: processes[name == "processor"].status.endpoints.
+EndpointTable endpoint_table(const std::string& status_json) {
+  EndpointTable t;
+  ringward::supervisor::JsonLimits limits;
+  limits.max_bytes = 4u << 20;
+  limits.max_elements = 200000;
+  auto doc = ringward::supervisor::parse_json(status_json, nullptr, limits);
+  if (!doc) return t;
+  for (const auto& proc : (*doc)["processes"].items()) {
+    if (proc["name"].str() != "processor") continue;
+    const auto& ep = proc["status"]["endpoints"];
+    if (!ep.is_object()) return t;
+    t.available = true;
+    t.window_s = ep["window_ns"].num() / 1e9;
+    t.series = static_cast<uint64_t>(ep["series"].num());
+    t.series_max = static_cast<uint64_t>(ep["series_max"].num());
+    for (const auto& e : ep["endpoints"].items()) {
+      EndpointRow r;
+      r.service = printable(e["service"].str());
+      r.route = printable(e["route"].str());
+      r.state = printable(e["state"].str());
+      r.score = e["score"].num();
+      r.requests = static_cast<uint64_t>(e["requests"].num());
+      r.error_rate_5xx = e["error_rate_5xx"].num();
+      r.business_error_rate = e["business_error_rate"].num();
+      r.p99_ms = e["p99_ms"].num();
+      t.rows.push_back(std::move(r));
+    }
+  }
+  // Worst first: the endpoint an operator should look at is on top.
+  std::sort(t.rows.begin(), t.rows.end(), [](const EndpointRow& a, const EndpointRow& b) {
+    if (a.score != b.score) return a.score < b.score;
+    return std::tie(a.service, a.route) < std::tie(b.service, b.route);
+  });
+  return t;
+}
+
+void print_endpoint_table(const EndpointTable& t) {
+  if (!t.available) {
+    std::cout << "\nENDPOINTS: not available (the processor is not running or has not published)\n";
+    return;
+  }
+  std::cout << fmt::format("\nENDPOINTS ({} with traffic in the last {:.0f} s; {} live metric series, "
+                           "max_series {})\n",
+                           t.rows.size(), t.window_s, t.series, t.series_max);
+  if (t.rows.empty()) return;
+  size_t ws = 7, wr = 5;
+  for (const auto& r : t.rows) {
+    ws = std::min<size_t>(std::max(ws, r.service.size()), 64);
+    wr = std::min<size_t>(std::max(wr, r.route.size()), 96);
+  }
+  std::cout << fmt::format("{:<{}}  {:<{}}  {:>5}  {:<9}  {:>9}  {:>8}  {:>8}  {:>9}\n", "SERVICE", ws,
+                           "ROUTE", wr, "SCORE", "STATE", "REQUESTS", "5XX", "BUSINESS", "P99 MS");
+  for (const auto& r : t.rows)
+    std::cout << fmt::format("{:<{}}  {:<{}}  {:>5.1f}  {:<9}  {:>9}  {:>7.2f}%  {:>7.2f}%  {:>9.1f}\n",
+                             r.service, ws, r.route, wr, r.score, r.state, r.requests,
+                             r.error_rate_5xx * 100, r.business_error_rate * 100, r.p99_ms);
+}
+
+std::string endpoints_json(const EndpointTable& t) {
+  std::string j = "[";
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    const auto& r = t.rows[i];
+    j += fmt::format("{}{{\"service\":{},\"route\":{},\"score\":{},\"state\":{},\"requests\":{},"
+                     "\"error_rate_5xx\":{},\"business_error_rate\":{},\"p99_ms\":{}}}",
+                     i ? "," : "", json_escape(r.service), json_escape(r.route), r.score,
+                     json_escape(r.state), r.requests, r.error_rate_5xx, r.business_error_rate,
+                     r.p99_ms);
+  }
+  return j + "]";
+}
+
+// `health`: the supervisor's verdict, then the per-endpoint table from the processor's status.
+int health_command(const std::string& socket_path, bool json) {
+  Reply r = request(socket_path, json ? "health --json" : "health");
+  if (r.code != kOk) return print(r);
+  Reply st = request(socket_path, "status --json");
+  EndpointTable table = st.code == kOk ? endpoint_table(st.body) : EndpointTable{};
+  if (json) {
+    std::string body = r.body;
+    while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.pop_back();
+    if (!body.empty() && body.back() == '}') {
+      body.pop_back();
+      body += ",\"endpoints\":" + (table.available ? endpoints_json(table) : std::string("null")) + "}";
+    }
+    std::cout << body << "\n";
+  } else {
+    std::cout << r.body;
+    print_endpoint_table(table);
+  }
+  // Scripts and monitoring: non-zero when the pipeline is Unhealthy or Unknown.
+  std::string state = r.body.substr(0, r.body.find('\n'));
+  if (state.find("Unhealthy") != std::string::npos || state.find("Unknown") != std::string::npos)
+    return kFailed;
   return kOk;
 }
 
@@ -272,19 +406,11 @@ int main(int argc, char** argv) {
 #endif
   }
   if (topc->parsed()) return top(socket_path, interval, iterations);
+  if (health->parsed()) return health_command(socket_path, json);
   std::string line;
   if (status->parsed()) line = json ? "status --json" : "status";
-  else if (health->parsed()) line = json ? "health --json" : "health";
   else if (restart->parsed()) line = "restart " + target;
   else if (reload->parsed()) line = "reload";
   else if (stop->parsed()) line = "stop";
-  Reply r = request(socket_path, line);
-  int code = print(r);
-  if (code == kOk && health->parsed()) {
-    // Scripts and monitoring: non-zero when the pipeline is Unhealthy or Unknown.
-    std::string state = r.body.substr(0, r.body.find('\n'));
-    if (state.find("Unhealthy") != std::string::npos || state.find("Unknown") != std::string::npos)
-      return kFailed;
-  }
-  return code;
+  return print(request(socket_path, line));
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <atomic>
 #include <cstdarg>
 #include <cstring>
@@ -226,7 +227,9 @@ struct EbpfSource::Impl {
 
   static int on_record(void* ctx, void* data, size_t size);
   void handle_record(const void* data, size_t size);
-  void handle_http(const rw_http& rec, bool timed_out_by_sweep);
+  // `rec` is the header of a compact record; req/resp are its (already bounded) data bytes.
+  void handle_http(const rw_http& rec, std::string_view req, std::string_view resp,
+                   bool timed_out_by_sweep);
   void sweep_http(uint64_t now_ns);
   void report_losses();
   uint64_t kernel_counter(int kind, int counter) const;
@@ -610,10 +613,9 @@ HttpHead parse_head(std::string_view req, std::string_view resp) {
 
 }  // namespace
 
-void EbpfSource::Impl::handle_http(const rw_http& rec, bool timed_out_by_sweep) {
-  uint32_t req_len = std::min<uint32_t>(rec.conn.req_len, RW_HTTP_MAX);
-  uint32_t resp_len = timed_out_by_sweep ? 0 : std::min<uint32_t>(rec.resp_len, RW_HTTP_MAX);
-  std::string_view req(rec.req, req_len), resp(rec.resp, resp_len);
+void EbpfSource::Impl::handle_http(const rw_http& rec, std::string_view req,
+                                   std::string_view resp, bool timed_out_by_sweep) {
+  if (timed_out_by_sweep) resp = {};
   HttpHead head = parse_head(req, resp);
   bool timed_out = timed_out_by_sweep || rec.end != RW_HTTP_COMPLETE;
   Priority prio = head.status >= 500 ? Priority::HIGH : Priority::NORMAL;
@@ -655,14 +657,15 @@ void EbpfSource::Impl::sweep_http(uint64_t now_ns) {
     __u64 expected = RW_SLOT_LIVE;
     if (!state.compare_exchange_strong(expected, RW_SLOT_BUSY, std::memory_order_acq_rel)) continue;
     // We own the slot: copy it out, then free it for the kernel.
-    auto rec = std::make_unique<rw_http>();
-    memcpy(&rec->env, &slot.env, sizeof(rec->env));
-    memcpy(&rec->conn, &slot.conn, sizeof(rec->conn));
-    memcpy(rec->req, slot.req, sizeof(rec->req));
+    rw_http rec{};
+    memcpy(&rec.env, &slot.env, sizeof(rec.env));
+    memcpy(&rec.conn, &slot.conn, sizeof(rec.conn));
+    uint32_t req_len = std::min<uint32_t>(rec.conn.req_len, RW_HTTP_MAX);
+    std::string req(slot.req, req_len);
     state.store(RW_SLOT_FREE, std::memory_order_release);
-    rec->end = RW_HTTP_TIMEOUT;
+    rec.end = RW_HTTP_TIMEOUT;
     http_timeouts++;
-    handle_http(*rec, true);
+    handle_http(rec, req, {}, true);
   }
 }
 
@@ -673,6 +676,10 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
   }
   rw_envelope env;
   memcpy(&env, data, sizeof(env));
+  if (env.version != RW_LAYOUT_VERSION) {  // programs and loader are built together: a bug
+    invalid_records++;
+    return;
+  }
   auto need = [&](size_t n) {
     if (size >= n) return true;
     invalid_records++;
@@ -726,13 +733,19 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
       return;
     }
     case RW_KIND_FILE_OPEN: {
-      if (!need(sizeof(rw_file_open))) return;
+      // Compact: the header, then path_len path bytes (NUL-terminated); read no further than
+      // the record reaches.
+      constexpr size_t kPathAt = offsetof(rw_file_open, path);
+      if (!need(kPathAt)) return;
       const auto& r = *static_cast<const rw_file_open*>(data);
+      size_t path_room = std::min<size_t>(size - kPathAt, RW_PATH_MAX);
+      std::string_view path = bounded(static_cast<const char*>(data) + kPathAt,
+                                      std::min<size_t>(r.path_len, path_room));
       user[RW_KIND_FILE_OPEN].received++;
       bool ok = emitter->emit(Priority::LOW, [&](schema::Event::Builder ev) {
         fill_envelope(ev, r.env);
         auto f = ev.getKind().initFileOpen();
-        f.setPath(bytes(bounded(r.path, std::min<uint32_t>(r.path_len + 1u, RW_PATH_MAX))));
+        f.setPath(bytes(path));
         f.setFlags(r.flags);
         f.setMode(r.mode);
         f.setResult(r.result);
@@ -789,8 +802,14 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
       return;
     }
     case RW_KIND_HTTP: {
+      // Compact: the header, then req_len request bytes, then resp_len response bytes.
       if (!need(sizeof(rw_http))) return;
-      handle_http(*static_cast<const rw_http*>(data), false);
+      const auto& r = *static_cast<const rw_http*>(data);
+      size_t req_len = std::min<uint32_t>(r.conn.req_len, RW_HTTP_MAX);
+      size_t resp_len = std::min<uint32_t>(r.resp_len, RW_HTTP_MAX);
+      if (!need(sizeof(rw_http) + req_len + resp_len)) return;
+      const char* d = static_cast<const char*>(data) + sizeof(rw_http);
+      handle_http(r, std::string_view(d, req_len), std::string_view(d + req_len, resp_len), false);
       return;
     }
     default:
