@@ -97,7 +97,7 @@ HealthReport evaluate_health(const HealthInputs& in, const HealthThresholds& t) 
   if (in.shipper_status && in.shipper_status->is_object()) {
     const JsonValue& s = *in.shipper_status;
     size_t sinks = 0, down = 0;
-    for (const auto& k : s["sinks"].items()) {
+    for (const auto& k : s["sinks"].items) {
       ++sinks;
       std::string state = k["state"].str("normal");
       std::string breaker = k["breaker"].str("closed");
@@ -113,7 +113,7 @@ HealthReport evaluate_health(const HealthInputs& in, const HealthThresholds& t) 
       r.reasons.push_back("every sink is unavailable: events accumulate in the disk buffer");
     }
     const JsonValue& b = s["buffer"];
-    if (b["full"].boolean()) {
+    if (b["full"].flag()) {
       degraded = true;
       r.reasons.push_back("disk buffer full: dropping the oldest non-critical events");
     } else if (b["use"].num() > 0.8) {

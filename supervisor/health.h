@@ -11,9 +11,17 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/json_lite.h"
+#include "common/json.h"
 
 namespace ringward::supervisor {
+
+using json::JsonLimits;
+using json::JsonValue;
+// Children's status JSON is at most a stats page's text: parse it with limits to match.
+inline std::optional<JsonValue> parse_status_json(std::string_view text, std::string* error = nullptr,
+                                           JsonLimits limits = {256 << 10, 16, 20000}) {
+  return json::parse_json(text, error, limits);
+}
 
 // Counter totals sampled about once a second; rates are differences over a window. Counters that
 // go backwards (a stats page re-formatted) restart the window for that key instead of going

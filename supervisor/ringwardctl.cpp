@@ -27,7 +27,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
-#include "supervisor/json_lite.h"
+#include "common/json.h"
 #ifdef RINGWARD_CTL_HAVE_DLQ
 #include "shipper/core/dead_letter_queue.h"
 #endif
@@ -154,12 +154,12 @@ std::string json_escape(const std::string& s) {
 // From `status --json`: processes[name == "processor"].status.endpoints.
 EndpointTable endpoint_table(const std::string& status_json) {
   EndpointTable t;
-  ringward::supervisor::JsonLimits limits;
+  ringward::json::JsonLimits limits;
   limits.max_bytes = 4u << 20;
   limits.max_elements = 200000;
-  auto doc = ringward::supervisor::parse_json(status_json, nullptr, limits);
+  auto doc = ringward::json::parse_json(status_json, nullptr, limits);
   if (!doc) return t;
-  for (const auto& proc : (*doc)["processes"].items()) {
+  for (const auto& proc : (*doc)["processes"].items) {
     if (proc["name"].str() != "processor") continue;
     const auto& ep = proc["status"]["endpoints"];
     if (!ep.is_object()) return t;
@@ -167,7 +167,7 @@ EndpointTable endpoint_table(const std::string& status_json) {
     t.window_s = ep["window_ns"].num() / 1e9;
     t.series = static_cast<uint64_t>(ep["series"].num());
     t.series_max = static_cast<uint64_t>(ep["series_max"].num());
-    for (const auto& e : ep["endpoints"].items()) {
+    for (const auto& e : ep["endpoints"].items) {
       EndpointRow r;
       r.service = printable(e["service"].str());
       r.route = printable(e["route"].str());

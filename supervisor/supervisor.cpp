@@ -83,7 +83,7 @@ std::optional<JsonValue> page_status(const ShmSegment* seg) {
   if (!seg) return std::nullopt;
   std::string text = StatsReader(seg->data(), seg->size()).status_json();
   if (text.empty() || text.front() != '{') return std::nullopt;
-  return parse_json(text);
+  return parse_status_json(text);
 }
 
 std::string human_rate(double r) {
@@ -419,7 +419,7 @@ std::string Supervisor::status_json() {
       snap = r.snapshot();
       status = r.status_json();
       // Passed through only when it parses: a hostile page must not break the document.
-      if (status.empty() || !parse_json(status)) status = "{}";
+      if (status.empty() || !parse_status_json(status)) status = "{}";
     }
     double uptime = c->pid() > 0 ? (now - c->started_ns()) / 1e9 : 0.0;
     std::string user = name == "processor" ? proc_id_.user : name == "shipper" ? ship_id_.user : "";
@@ -450,7 +450,7 @@ std::string Supervisor::status_json() {
   j += "\"sinks\":[";
   if (auto ship = page_status(stats_page("shipper"))) {
     bool f = true;
-    for (const auto& k : (*ship)["sinks"].items()) {
+    for (const auto& k : (*ship)["sinks"].items) {
       j += fmt::format("{}{{\"name\":{},\"state\":{},\"breaker\":{},\"delivered\":{:.0f},\"backlog\":{:.0f},"
                        "\"dead_lettered\":{:.0f},\"last_error\":{}}}",
                        f ? "" : ",", json_str(k["name"].str("?")), json_str(k["state"].str("unknown")),
@@ -508,11 +508,11 @@ std::string Supervisor::status_text() {
     const JsonValue& b = (*ship)["buffer"];
     if (b.is_object())
       t += fmt::format("disk buffer: {:.1f}% of {} MiB{}\n", 100 * b["use"].num(),
-                       uint64_t(b["max_bytes"].num()) >> 20, b["full"].boolean() ? " (FULL)" : "");
-    if (!(*ship)["sinks"].items().empty()) {
+                       uint64_t(b["max_bytes"].num()) >> 20, b["full"].flag() ? " (FULL)" : "");
+    if (!(*ship)["sinks"].items.empty()) {
       t += fmt::format("\n{:<20} {:<13} {:<10} {:>12} {:>10} {:>8}  {}\n", "SINK", "STATE", "CIRCUIT",
                        "DELIVERED", "BACKLOG", "DLQ", "LAST ERROR");
-      for (const auto& k : (*ship)["sinks"].items())
+      for (const auto& k : (*ship)["sinks"].items)
         t += fmt::format("{:<20} {:<13} {:<10} {:>12.0f} {:>10.0f} {:>8.0f}  {}\n", k["name"].str("?"),
                          k["state"].str("?"), k["breaker"].str("?"), k["delivered"].num(), k["backlog"].num(),
                          k["dead_lettered"].num(), k["last_error"].str());

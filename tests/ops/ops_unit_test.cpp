@@ -8,7 +8,7 @@
 #include "common/config.h"
 #include "supervisor/child.h"
 #include "supervisor/health.h"
-#include "supervisor/json_lite.h"
+#include "common/json.h"
 #include "supervisor/seccomp_audit.h"
 #include "supervisor/supervisor.h"
 
@@ -120,22 +120,22 @@ TEST(SeccompAudit, ParsesKernelRecordAndResolvesName) {
 }
 
 TEST(JsonLite, ParsesStatusAndRejectsHostileInput) {
-  auto v = parse_json(R"({"sinks":[{"name":"hec","state":"unavailable","x":[1,2.5,-3e2]}],"ok":true,"s":"a\"\u00e9"})");
+  auto v = parse_status_json(R"({"sinks":[{"name":"hec","state":"unavailable","x":[1,2.5,-3e2]}],"ok":true,"s":"a\"\u00e9"})");
   ASSERT_TRUE(v);
-  EXPECT_EQ((*v)["sinks"].items().at(0)["state"].str(), "unavailable");
-  EXPECT_TRUE((*v)["ok"].boolean());
+  EXPECT_EQ((*v)["sinks"].items.at(0)["state"].str(), "unavailable");
+  EXPECT_TRUE((*v)["ok"].flag());
   EXPECT_EQ((*v)["s"].str(), "a\"\xc3\xa9");
   EXPECT_EQ((*v)["missing"]["deeper"].str("d"), "d");
   std::string err;
-  EXPECT_FALSE(parse_json(std::string(100, '[') + std::string(100, ']'), &err));
+  EXPECT_FALSE(parse_status_json(std::string(100, '[') + std::string(100, ']'), &err));
   EXPECT_NE(err.find("deep"), std::string::npos);
-  EXPECT_FALSE(parse_json("{\"a\":1,}", &err));
-  EXPECT_FALSE(parse_json("{\"a\":\"\x01\"}", &err));
-  EXPECT_FALSE(parse_json("{\"a\":1} trailing", &err));
-  EXPECT_FALSE(parse_json(std::string(300 * 1024, ' '), &err));
+  EXPECT_FALSE(parse_status_json("{\"a\":1,}", &err));
+  EXPECT_FALSE(parse_status_json("{\"a\":\"\x01\"}", &err));
+  EXPECT_FALSE(parse_status_json("{\"a\":1} trailing", &err));
+  EXPECT_FALSE(parse_status_json(std::string(300 * 1024, ' '), &err));
   JsonLimits small;
   small.max_elements = 10;
-  EXPECT_FALSE(parse_json("[1,2,3,4,5,6,7,8,9,10,11,12]", &err, small));
+  EXPECT_FALSE(parse_status_json("[1,2,3,4,5,6,7,8,9,10,11,12]", &err, small));
 }
 
 HealthInputs running_children() {
@@ -177,7 +177,7 @@ TEST(Health, Aggregation) {
 TEST(Health, SinksAndProcessorStatusFromTheirPages) {
   HealthThresholds th;
   auto in = running_children();
-  auto ship = parse_json(R"({"buffer":{"use":0.1,"full":false},"sinks":[
+  auto ship = parse_status_json(R"({"buffer":{"use":0.1,"full":false},"sinks":[
       {"name":"hec","state":"unavailable","breaker":"open","last_error":"connect: refused"},
       {"name":"file","state":"normal","breaker":"closed"}]})");
   ASSERT_TRUE(ship);
@@ -186,16 +186,16 @@ TEST(Health, SinksAndProcessorStatusFromTheirPages) {
   EXPECT_EQ(r.state, Health::degraded);
   EXPECT_EQ(r.reasons.at(0), "sink hec is unavailable (circuit open): connect: refused");
 
-  auto all_down = parse_json(R"({"sinks":[{"name":"hec","state":"unavailable","breaker":"open"}]})");
+  auto all_down = parse_status_json(R"({"sinks":[{"name":"hec","state":"unavailable","breaker":"open"}]})");
   in.shipper_status = &*all_down;
   EXPECT_EQ(evaluate_health(in, th).state, Health::unhealthy);
 
-  auto full = parse_json(R"({"buffer":{"use":1.0,"full":true},"sinks":[]})");
+  auto full = parse_status_json(R"({"buffer":{"use":1.0,"full":true},"sinks":[]})");
   in.shipper_status = &*full;
   EXPECT_EQ(evaluate_health(in, th).state, Health::degraded);
 
   in.shipper_status = nullptr;
-  auto proc = parse_json(R"({"backpressure_level":"critical","circuit_breaker":"closed"})");
+  auto proc = parse_status_json(R"({"backpressure_level":"critical","circuit_breaker":"closed"})");
   in.processor_status = &*proc;
   r = evaluate_health(in, th);
   EXPECT_EQ(r.state, Health::degraded);
