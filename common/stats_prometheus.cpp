@@ -97,13 +97,18 @@ void append_stats_prometheus(const std::vector<NamedSnapshot>& pages, std::strin
       std::string m = metric_name(process, name);
       bool gauge = is_gauge(name);
       if (!gauge && (m.size() < 6 || m.compare(m.size() - 6, 6, "_total") != 0)) m += "_total";
-      fmt::format_to(std::back_inserter(out), "# TYPE {} {}\n{} {}\n", m,
-                     gauge ? "gauge" : "counter", m, value);
+      fmt::format_to(std::back_inserter(out), "# HELP {} {} statistic '{}' of ringward-{}.\n# TYPE {} {}\n{} {}\n",
+                     m, gauge ? "Level" : "Counter", name, process, m, gauge ? "gauge" : "counter",
+                     m, value);
     }
-    fmt::format_to(std::back_inserter(out), "# TYPE ringward_{0}_up gauge\nringward_{0}_up {1}\n",
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP ringward_{0}_up 1 when ringward-{0} reported ready.\n"
+                   "# TYPE ringward_{0}_up gauge\nringward_{0}_up {1}\n",
                    process, page.snapshot.ready ? 1 : 0);
   }
-  if (!dropped.empty()) out += "# TYPE ringward_events_dropped_total counter\n" + dropped;
+  if (!dropped.empty())
+    out += "# HELP ringward_events_dropped_total Events dropped by policy, by stage and reason.\n"
+           "# TYPE ringward_events_dropped_total counter\n" + dropped;
 }
 
 size_t append_sanitized_metrics(std::string_view text, std::string& out) {

@@ -348,14 +348,19 @@ void Pipeline::publish_metrics() {
   const auto& br = breaker_.counters();
   double mem_pct = monitor_ ? monitor_->last().memory_usage_percent : 0.0;
   fmt::format_to(std::back_inserter(text),
+                 "# HELP ringward_processor_rate_limit_utilization Share of the token bucket in use.\n"
                  "# TYPE ringward_processor_rate_limit_utilization gauge\n"
                  "ringward_processor_rate_limit_utilization {:.4f}\n"
+                 "# HELP ringward_processor_backpressure_level Load level: 0 normal, 1 elevated, 2 high, 3 critical.\n"
                  "# TYPE ringward_processor_backpressure_level gauge\n"
                  "ringward_processor_backpressure_level {}\n"
+                 "# HELP ringward_processor_backpressure_shed_rate Share of non-critical events shed.\n"
                  "# TYPE ringward_processor_backpressure_shed_rate gauge\n"
                  "ringward_processor_backpressure_shed_rate {:.4f}\n"
+                 "# HELP ringward_processor_memory_usage_percent RSS as a percentage of max_memory_bytes.\n"
                  "# TYPE ringward_processor_memory_usage_percent gauge\n"
                  "ringward_processor_memory_usage_percent {:.2f}\n"
+                 "# HELP ringward_processor_circuit_breaker_state 0 closed, 1 open, 2 half-open.\n"
                  "# TYPE ringward_processor_circuit_breaker_state gauge\n"
                  "ringward_processor_circuit_breaker_state {}\n",
                  bucket_.utilization(), static_cast<int>(shedder_.level()), shedder_.shed_rate(),

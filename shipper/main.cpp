@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -21,6 +23,7 @@
 #include "common/process_args.h"
 #include "common/shm.h"
 #include "common/stats.h"
+#include "common/stats_prometheus.h"
 #include "shipper/core/dead_letter_queue.h"
 #include "shipper/core/delivery.h"
 #include "shipper/core/disk_buffer.h"
@@ -59,7 +62,9 @@ bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<Confi
   std::set<std::string> names;
   for (const auto& sc : cfg.sinks) {
     ConfiguredSink cs;
-    cs.options.batch_size = static_cast<size_t>(std::max<int64_t>(1, sc.get_int("batch_size", 500)));
+    // A local file takes big batches cheaply; a network peer is asked for less at a time.
+    cs.options.batch_size = static_cast<size_t>(
+        std::max<int64_t>(1, sc.get_int("batch_size", sc.type == "file" ? 5000 : 500)));
     // The file sink is local: a short default linger keeps the NDJSON close to real time.
     std::string flush = sc.get("flush_interval", sc.type == "file" ? "200ms" : "1s");
     auto fi = parse_duration_ms(flush);
@@ -78,6 +83,10 @@ bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<Confi
       }
       fo.max_file_bytes = static_cast<uint64_t>(std::max<int64_t>(1, sc.get_int("max_file_mb", 1024))) << 20;
       fo.max_files = static_cast<size_t>(std::max<int64_t>(0, sc.get_int("max_files", 5)));
+      // `fsync = "always"`: a batch is acknowledged only once it is on disk. Otherwise it is
+      // acknowledged once written (it survives a crash of the process, not of the machine) and
+      // the disk buffer's fsync policy bounds what a power loss can take.
+      fo.fsync = cfg.fsync == "always";
       io::IoError err;
       auto fs = FileSink::open(fo, err);
       if (!fs) {
@@ -120,26 +129,30 @@ bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<Confi
 }
 
 // Every process's stats page as Prometheus text: its labelled metrics blob plus its counters.
-std::string pages_metrics_text(const std::string& prefix) {
-  std::string out;
-  PromText counters;
-  counters.family("ringward_process_counter", "gauge",
-                  "Counters of each ringward process's stats page (positions included).");
-  for (const char* proc : {"capture", "processor", "shipper"}) {
+// Every process's statistics page as Prometheus text. The pages are written by other processes (a
+// compromised processor writes its own), so names are sanitised by the reader and the labelled
+// text each process supplies passes a strict line filter; rejected lines are counted.
+std::string pages_metrics_text(const std::string& prefix, uint64_t& rejected_lines) {
+  std::vector<NamedSnapshot> pages;
+  std::string labelled;
+  for (const char* proc : {"supervisor", "capture", "processor", "shipper"}) {
     try {
       auto seg = ShmSegment::open(stats_page_name(prefix, proc), false);
       StatsReader r(seg.data(), seg.size());
-      auto snap = r.snapshot();
-      for (const auto& [k, v] : snap.counters)
-        counters.sample("ringward_process_counter", {{"process", proc}, {"name", k}}, static_cast<double>(v));
-      std::string t = r.metrics_text();
-      if (!t.empty() && t.back() != '\n') t += '\n';
-      out += t;
+      pages.push_back({proc, r.snapshot()});
+      rejected_lines += append_sanitized_metrics(r.metrics_text(), labelled);
     } catch (const std::exception&) {
       // Page not there (process not started yet): nothing to show for it.
     }
   }
-  return counters.str() + out;
+  std::string out;
+  append_stats_prometheus(pages, out);
+  out += labelled;
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP ringward_shipper_metrics_lines_rejected_total Malformed lines dropped from processes' metrics text.\n"
+                 "# TYPE ringward_shipper_metrics_lines_rejected_total counter\n"
+                 "ringward_shipper_metrics_lines_rejected_total {}\n", rejected_lines);
+  return out;
 }
 
 int run(const ChildArgs& args) {
@@ -229,7 +242,13 @@ int run(const ChildArgs& args) {
   MonitorOptions mo;
   mo.listen = cfg.shipper.metrics_listen;
   MonitorServer monitor(mo);
-  monitor.add_metrics([&] { return pages_metrics_text(args.shm_prefix); });
+  std::atomic<uint64_t> rejected_metric_lines{0};
+  monitor.add_metrics([&] {
+    uint64_t n = rejected_metric_lines.load();
+    std::string t = pages_metrics_text(args.shm_prefix, n);
+    rejected_metric_lines.store(n);
+    return t;
+  });
   monitor.add_metrics([&] { return shipper_metrics_text(snapshot()); });
   monitor.set_health([&] { return shipper_health(snapshot()); });
   monitor.set_stats([&] { return shipper_stats_json(snapshot()); });
@@ -240,6 +259,31 @@ int run(const ChildArgs& args) {
     else
       spdlog::error("monitoring: {}; continuing without /health /metrics /stats", merr);
   }
+
+  // `ringwardctl dlq replay` drops a request file into the DLQ directory (only root and the
+  // shipper may write there); the shipper, the only writer of the buffer, carries it out.
+  size_t c_dlq_replayed = stats.counter("dlq_replayed");
+  const std::filesystem::path replay_request = std::filesystem::path(cfg.shipper.dlq_dir) / "replay.request";
+  auto serve_replay_request = [&] {
+    if (!dlq) return;
+    std::error_code ec;
+    if (!std::filesystem::exists(replay_request, ec)) return;
+    std::string req;
+    {
+      std::ifstream in(replay_request);
+      std::getline(in, req);
+    }
+    std::filesystem::remove(replay_request, ec);
+    DeadLetterQueue::Filter f;
+    if (req.rfind("sink=", 0) == 0 && req.size() > 5 && req.substr(5) != "*") f.sink = req.substr(5, 200);
+    size_t n = dlq->replay(f, [&](const std::string& sink, const OutEvent& ev) {
+      return buffer->append(ev, sink).stored;
+    });
+    buffer->commit();
+    stats.add(c_dlq_replayed, n);
+    spdlog::info("dlq replay ({}): {} events re-queued", f.sink ? "sink " + *f.sink : "all sinks", n);
+  };
+  uint64_t last_status_ns = 0;
 
   auto publish_delivery = [&] {
     auto bs = buffer->stats();
@@ -308,6 +352,11 @@ int run(const ChildArgs& args) {
     if (n > 0 || now - last_publish > 50'000'000) {
       publish_delivery();
       last_publish = now;
+    }
+    if (now - last_status_ns > 1'000'000'000ULL) {
+      last_status_ns = now;
+      serve_replay_request();
+      stats.set_status_json(shipper_stats_json(snapshot()));
     }
     stats.set(c_in_pos, in.position());
     stats.heartbeat(now);

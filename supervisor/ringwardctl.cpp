@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <tuple>
@@ -376,10 +377,26 @@ int main(int argc, char** argv) {
 
   if (dlq->parsed()) {
     if (dlq_replay->parsed()) {
-      // Replay must go through the shipper's disk buffer, which only the shipper may write.
-      std::cerr << "ringwardctl: dlq replay is not available yet: the shipper has no replay hook; "
-                   "entries stay in " << loaded.config->shipper.dlq_dir << "\n";
-      return kFailed;
+      // Replay must go through the shipper's disk buffer, which only the shipper may write: leave
+      // it a request (written atomically) that it serves within a second.
+      const std::string dir = loaded.config->shipper.dlq_dir;
+      const std::string tmp = dir + "/.replay.request.tmp", req = dir + "/replay.request";
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << "sink=" << (sink.empty() ? "*" : sink) << "\n";
+        if (!out) {
+          std::cerr << "ringwardctl: cannot write " << tmp << ": " << strerror(errno) << "\n";
+          return kFailed;
+        }
+      }
+      if (rename(tmp.c_str(), req.c_str()) != 0) {
+        std::cerr << "ringwardctl: cannot place the replay request in " << dir << ": " << strerror(errno) << "\n";
+        return kFailed;
+      }
+      std::cout << "replay of " << (sink.empty() ? std::string("every sink") : "sink " + sink)
+                << " requested; the shipper re-queues the entries within a second "
+                   "(ringwardctl dlq list shows what is left)\n";
+      return 0;
     }
 #ifdef RINGWARD_CTL_HAVE_DLQ
     return dlq_command(*loaded.config, dlq_list->parsed(), dlq_purge->parsed(), sink, key, all, json);

@@ -323,7 +323,9 @@ Accounting Supervisor::accounting() {
     if (name == "processor") a.generated = snap.value("generated");
     if (name == "shipper") {
       a.delivered = snap.value("delivered");
-      a.dead_lettered = snap.value("dead_lettered");
+      // Events re-queued from the DLQ (ringwardctl dlq replay) are in flight again.
+      uint64_t dl = snap.value("dead_lettered"), replayed = snap.value("dlq_replayed");
+      a.dead_lettered = dl > replayed ? dl - replayed : 0;
       a.duplicates = snap.value("duplicates");
       a.in_flight += snap.value("buffered");
     }

@@ -1,6 +1,8 @@
 // MonitorServer implementation (cpp-httplib). Trust: shipper process, loopback clients.
 #include "shipper/core/monitor_server.h"
 
+#include "common/event_json.h"
+
 #include <httplib.h>
 
 #include <cmath>
@@ -27,21 +29,11 @@ void MonitorServer::set_health(std::function<HealthReport()> f) { health_ = std:
 void MonitorServer::set_stats(std::function<std::string()> f) { stats_ = std::move(f); }
 
 namespace {
+// The reasons are rendered as JSON string bodies; one escaping rule for all of ringward.
 std::string json_escape(std::string_view s) {
-  std::string o;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o;
+  std::string quoted;
+  append_json_string(s, quoted);
+  return quoted.substr(1, quoted.size() - 2);
 }
 }  // namespace
 

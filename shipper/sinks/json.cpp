@@ -1,6 +1,8 @@
 // Bounded JSON reader and string writer (see json.h). Trust: parses peer answers (untrusted).
 #include "shipper/sinks/json.h"
 
+#include "common/event_json.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -193,22 +195,6 @@ class Parser {
   std::string error_;
 };
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not valid UTF-8.
-size_t utf8_len(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-  }
-  if (n == 2 && c < 0xC2) return 0;                                // overlong
-  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;            // overlong
-  if (n == 3 && c == 0xED && b(i + 1) >= 0xA0) return 0;           // surrogates
-  if (n == 4 && (c > 0xF4 || (c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90))) return 0;
-  return n;
-}
-
 }  // namespace
 
 std::optional<JsonValue> parse_json_value(std::string_view text, size_t& pos, std::string* error,
@@ -236,40 +222,8 @@ std::optional<JsonValue> parse_json(std::string_view text, std::string* error, c
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      size_t n = utf8_len(s, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not valid UTF-8
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
+  // One escaping rule for every output of ringward (NDJSON, HEC, OTLP JSON): common/event_json.
+  ringward::append_json_string(s, out);
 }
 
 }  // namespace ringward::shipper::sinks

@@ -17,7 +17,7 @@ TEST(Pipeline, SyntheticEventsAllArriveExactlyOnce) {
   // Paced below what the shipper sustains on a loaded 2-core machine, so the processor has no
   // reason to shed (shedding under a flood is tested by the processor's own suites).
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
-             "\nsynthetic_rate = 50000\n" + kUnlimited);
+             "\nsynthetic_rate = 25000\n" + kUnlimited);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") == kEvents; },
@@ -49,7 +49,7 @@ TEST(Pipeline, SyntheticEventsAllArriveExactlyOnce) {
 
 TEST(Pipeline, ProcessorKilledMidStreamLosesNothing) {
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
-             "\nsynthetic_rate = 40000\n" + kUnlimited);
+             "\nsynthetic_rate = 25000\n" + kUnlimited);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") > 40'000; },
@@ -78,7 +78,7 @@ TEST(Pipeline, ProcessorKilledMidStreamLosesNothing) {
 
 TEST(Pipeline, ShipperKilledMidStreamLosesNothing) {
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
-             "\nsynthetic_rate = 40000\n" + kUnlimited);
+             "\nsynthetic_rate = 25000\n" + kUnlimited);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") > 40'000; },

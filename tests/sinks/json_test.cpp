@@ -46,7 +46,8 @@ TEST(Json, EscapingAlwaysYieldsValidJson) {
   });
   std::string out;
   append_json_string(out, std::string("a\xFF\x01\"b", 5));
-  EXPECT_EQ(out, "\"a\xEF\xBF\xBD\\u0001\\\"b\"");
+  // The same rule as the NDJSON sink: an invalid byte is kept recoverable as the text \xHH.
+  EXPECT_EQ(out, "\"a\\\\xff\\u0001\\\"b\"");
 }
 
 TEST(Http, RetryAfterSecondsAndDate) {
