@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -95,24 +96,47 @@ http {{ access_log off; default_type application/json; client_body_temp_path {d}
         subprocess.run(["rm", "-rf", self.dir], check=False)
 
 
-def run_wrk(port, seconds):
+class Sample:
+    """One workload run: wall-clock rate, and the CPU the workload's own processes burned.
+    BPF programs on syscall tracepoints run in the caller's context, so their cost shows up in
+    the workload's CPU time; CPU per operation barely depends on how many co-tenants compete
+    for the cores, unlike the wall-clock rate, so it is the steadier figure on a shared box."""
+
+    def __init__(self, rate, cpu, ops):
+        self.rate, self.cpu, self.ops = rate, cpu, ops
+        self.agent_cpu = 0.0  # filled in when the agent runs
+
+    def cpu_per_op(self, with_agent=False):
+        return (self.cpu + (self.agent_cpu if with_agent else 0.0)) / max(self.ops, 1)
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_wrk(port, seconds, server_pid):
+    c0, s0 = children_cpu(), cpu_seconds(server_pid)
     out = subprocess.run(["wrk", "-t1", "-c32", f"-d{max(1, int(seconds))}s", f"http://127.0.0.1:{port}/"],
                          capture_output=True, text=True, check=True).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
         raise RuntimeError("wrk output without Requests/sec:\n" + out)
+    cpu = children_cpu() - c0 + cpu_seconds(server_pid) - s0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     if errors:
         log(f"  wrk reported: {errors.group(0)}")
-    return float(m.group(1))
+    total = re.search(r"(\d+) requests in", out)
+    return Sample(float(m.group(1)), cpu, int(total.group(1)) if total else 1)
 
 
 def run_loop(build_dir, mode, seconds, rate=0):
     exe = os.path.join(build_dir, "capture", "ebpf", "capture_syscall_loop")
+    c0 = children_cpu()
     out = subprocess.run([exe, mode, str(seconds), str(rate)], capture_output=True, text=True,
                          check=True).stdout
     m = dict(kv.split("=") for kv in out.split())
-    return int(m["ops"]), float(m["ops_per_s"])
+    return Sample(float(m["ops_per_s"]), children_cpu() - c0, int(m["ops"]))
 
 
 # ---- what "attached" means ---------------------------------------------------------------------
@@ -151,6 +175,9 @@ class Agent:
         self.cpu0 = {n: cpu_seconds(p) for n, p in self.pids.items()}
         self.t0 = time.monotonic()
 
+    def cpu_total(self):
+        return sum(cpu_seconds(p) for p in self.pids.values())
+
     def status(self):
         return self.pipe.status()
 
@@ -185,6 +212,9 @@ class SourceOnly:
         self.err.seek(0)
         raise RuntimeError("capture_attach did not attach: " + self.err.read().decode()[-2000:])
 
+    def cpu_total(self):
+        return cpu_seconds(self.proc.pid)
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(30)
@@ -198,9 +228,15 @@ def attach(build_dir, mode):
 # ---- interleaved pairs -------------------------------------------------------------------------
 
 
-def measure_all(workloads):
-    """Runs every workload once, in order; {name: value}."""
-    return {name: fn() for name, fn in workloads}
+def measure_all(workloads, agent=None):
+    """Runs every workload once, in order; {name: Sample}, with the agent's CPU during each."""
+    got = {}
+    for name, fn in workloads:
+        a0 = agent.cpu_total() if agent else 0.0
+        sample = fn()
+        sample.agent_cpu = agent.cpu_total() - a0 if agent else 0.0
+        got[name] = sample
+    return got
 
 
 def hybrid_build(before_dir, after_dir):
@@ -235,7 +271,7 @@ def pairs(variants, mode, workloads, n_pairs):
                 continue
             a = attach(build, mode)
             try:
-                got[label] = measure_all(workloads)
+                got[label] = measure_all(workloads, a)
             finally:
                 summary = a.stop()
             if mode == "agent" and summary:
@@ -249,23 +285,34 @@ def pairs(variants, mode, workloads, n_pairs):
         for label, _ in variants[1:]:
             for name, _ in workloads:
                 b, w = got[base_label][name], got[label][name]
-                r = w / b if b else float("nan")
-                results[label][name].append((b, w, r))
-                log(f"round {i} ({'/'.join(l for l, _ in order)}) {name}: detached {b:.0f}, "
-                    f"{label} {w:.0f}, ratio {r:.3f}  [load {loadavg()}]")
+                row = {"base": b.rate, "with": w.rate, "ratio": w.rate / b.rate,
+                       "cpu_ratio": b.cpu_per_op() / w.cpu_per_op(),
+                       "cpu_ratio_agent": b.cpu_per_op() / w.cpu_per_op(True),
+                       "ns_per_op": (w.cpu_per_op() - b.cpu_per_op()) * 1e9,
+                       "agent_ns_per_op": w.agent_cpu / max(w.ops, 1) * 1e9}
+                results[label][name].append(row)
+                log(f"round {i} ({'/'.join(l for l, _ in order)}) {name}: detached {b.rate:.0f}/s, "
+                    f"{label} {w.rate:.0f}/s, ratio {row['ratio']:.3f}; CPU/op ratio "
+                    f"{row['cpu_ratio']:.3f} (workload), {row['cpu_ratio_agent']:.3f} (+agent); "
+                    f"+{row['ns_per_op']:.0f} ns/op in the workload, {row['agent_ns_per_op']:.0f} "
+                    f"ns/op in the agent [load {loadavg()}]")
     return results
 
 
 def summarize(results, mode):
     lines = []
+    med = statistics.median
     for label, per in results.items():
         for name, rows in per.items():
-            ratios = [r for _, _, r in rows]
-            med = statistics.median(ratios)
-            lines.append(f"{name} [{label}]: median ratio {med:.3f} over {len(rows)} pairs (mode "
-                         f"{mode}; ratios {', '.join(f'{r:.3f}' for r in ratios)}; median "
-                         f"detached {statistics.median(b for b, _, _ in rows):.0f}/s, attached "
-                         f"{statistics.median(w for _, w, _ in rows):.0f}/s) [load {loadavg()}]")
+            ratios = [r["ratio"] for r in rows]
+            lines.append(
+                f"{name} [{label}, mode {mode}, {len(rows)} pairs]: median ratio {med(ratios):.3f} "
+                f"(ratios {', '.join(f'{r:.3f}' for r in ratios)}; median detached "
+                f"{med(r['base'] for r in rows):.0f}/s, attached {med(r['with'] for r in rows):.0f}/s); "
+                f"CPU/op ratio {med(r['cpu_ratio'] for r in rows):.3f} workload-only, "
+                f"{med(r['cpu_ratio_agent'] for r in rows):.3f} with the agent's CPU; "
+                f"+{med(r['ns_per_op'] for r in rows):.0f} ns/op in the workload, "
+                f"{med(r['agent_ns_per_op'] for r in rows):.0f} ns/op in the agent [load {loadavg()}]")
     for line in lines:
         log("RESULT " + line)
     return lines
@@ -276,11 +323,11 @@ def cmd_pairs(args, which):
     try:
         w = []
         if nginx:
-            w.append(("wrk_nginx_req_per_s", lambda: run_wrk(nginx.port, args.seconds)))
+            w.append(("wrk_nginx_req_per_s", lambda: run_wrk(nginx.port, args.seconds, nginx.proc.pid)))
         if which in ("syscalls", "all"):
-            w.append(("open_close_per_s", lambda: run_loop(args.build_dir, "open", args.seconds)[1]))
-            w.append(("fork_exec_per_s", lambda: run_loop(args.build_dir, "fork", args.seconds)[1]))
-            w.append(("getpid_per_s_control", lambda: run_loop(args.build_dir, "getpid", 1)[1]))
+            w.append(("open_close_per_s", lambda: run_loop(args.build_dir, "open", args.seconds)))
+            w.append(("fork_exec_per_s", lambda: run_loop(args.build_dir, "fork", args.seconds)))
+            w.append(("getpid_per_s_control", lambda: run_loop(args.build_dir, "getpid", 1)))
         log(f"start [load {loadavg()}] mode {args.mode}, {args.pairs} pairs, {args.seconds} s each")
         variants = [("detached", None), ("attached", args.build_dir)]
         if args.compare:
@@ -296,28 +343,47 @@ def cmd_pairs(args, which):
 
 def counters(st):
     acc = st["accounting"]
-    return acc["captured"], acc["dropped"].get("kernel.ringbuf_full", 0)
+    return acc["captured"], dict(acc["dropped"])
+
+
+def paced_opens(build_dir, seconds, rate, procs):
+    """`procs` open/close loops in parallel, each paced to rate/procs (0: unpaced)."""
+    exe = os.path.join(build_dir, "capture", "ebpf", "capture_syscall_loop")
+    each = rate / procs if rate else 0
+    ps = [subprocess.Popen([exe, "open", str(seconds), str(each)], stdout=subprocess.PIPE, text=True)
+          for _ in range(procs)]
+    ops = 0
+    for p in ps:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"open loop failed: {out}")
+        ops += int(dict(kv.split("=") for kv in out.split())["ops"])
+    return ops
 
 
 def cmd_rate(args):
     rates = [int(r) for r in args.rates.split(",")]
-    log(f"start [load {loadavg()}]: paced open/close for {args.seconds} s per step")
+    log(f"start [load {loadavg()}]: paced open/close for {args.seconds} s per step, "
+        f"{args.procs} generator process(es)")
     agent = Agent(args.build_dir)
     best = 0
     try:
         for rate in rates:
             time.sleep(0.5)
-            c0, k0 = counters(agent.status())
-            ops, achieved = run_loop(args.build_dir, "open", args.seconds, rate)
+            c0, d0 = counters(agent.status())
+            t0 = time.monotonic()
+            ops = paced_opens(args.build_dir, args.seconds, rate, args.procs)
+            achieved = ops / (time.monotonic() - t0)
             time.sleep(1.0)  # let capture drain what the kernel already holds
-            c1, k1 = counters(agent.status())
-            kd = k1 - k0
-            log(f"rate {rate or 'max'}/s: generated {ops} opens ({achieved:.0f}/s), captured +{c1 - c0} "
-                f"(all processes), kernel ringbuf_full +{kd} [load {loadavg()}]")
+            c1, d1 = counters(agent.status())
+            drops = {k: v - d0.get(k, 0) for k, v in d1.items() if v - d0.get(k, 0)}
+            kd = drops.get("kernel.ringbuf_full", 0)
+            log(f"rate {rate or 'max'}/s: generated {ops} opens ({achieved:.0f}/s), captured "
+                f"+{c1 - c0} (all processes), drops {drops or 'none'} [load {loadavg()}]")
             if kd == 0 and c1 - c0 >= ops:
                 best = max(best, achieved)
         log(f"RESULT file-open events/s sustained with zero kernel drops: {best:.0f}/s "
-            f"(highest step without a ringbuf_full drop) [load {loadavg()}]")
+            f"(highest step without a ringbuf_full drop; {args.procs} generator(s)) [load {loadavg()}]")
     finally:
         agent.stop()
 
@@ -353,20 +419,22 @@ def cmd_profile(args):
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         previous = f.read().strip()
     nginx = Nginx()
-    a = attach(args.build_dir, args.mode)
+    # --compare: profile the other build's capture instead (the loads still come from --build-dir).
+    a = attach(os.path.abspath(args.compare) if args.compare else args.build_dir, args.mode)
     try:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
         before = bpf_progs(a.capture_pid)
-        reqs = run_wrk(nginx.port, args.seconds) * args.seconds
-        ops, _ = run_loop(args.build_dir, "open", 1)
+        reqs = run_wrk(nginx.port, args.seconds, nginx.proc.pid).ops
+        ops = run_loop(args.build_dir, "open", 1).ops
         after = bpf_progs(a.capture_pid)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(previous)
         a.stop()
         nginx.stop()
-    log(f"profile [load {loadavg()}]: ~{reqs:.0f} requests, then {ops} opens")
+    log(f"profile of {args.compare or args.build_dir} ({args.mode}) [load {loadavg()}]: "
+        f"~{reqs:.0f} requests, then {ops} opens")
     log(f"{'program':<24}{'runs':>12}{'ns/run':>10}{'runs/req':>10}{'ns/req':>10}")
     total = 0
     for pid_, (name, t1, c1) in sorted(after.items(), key=lambda kv: kv[1][0]):
@@ -376,7 +444,10 @@ def cmd_profile(args):
             continue
         total += ns
         log(f"{name:<24}{runs:>12}{ns / runs:>10.0f}{runs / reqs:>10.2f}{ns / reqs:>10.0f}")
-    log(f"RESULT BPF time per request (all programs, incl. the open loop): {total / reqs:.0f} ns")
+    http = sum(t1 - before.get(i, (n, 0, 0))[1] for i, (n, t1, _) in after.items()
+               if n.startswith("http_"))
+    log(f"RESULT BPF time per HTTP request (http_* programs): {http / reqs:.0f} ns; all programs "
+        f"incl. the open loop: {total / reqs:.0f} ns [load {loadavg()}]")
 
 
 def main():
@@ -389,6 +460,7 @@ def main():
     ap.add_argument("--compare", help="a build dir of the previous capture: adds a 'before' "
                     "variant to every round (only its capture binaries are used)")
     ap.add_argument("--rates", default="5000,10000,20000,50000,100000,200000,0")
+    ap.add_argument("--procs", type=int, default=1, help="rate: parallel generator processes")
     args = ap.parse_args()
     args.build_dir = os.path.abspath(args.build_dir)
     if os.geteuid() != 0:

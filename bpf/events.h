@@ -151,7 +151,7 @@ enum rw_slot_state { RW_SLOT_FREE = 0, RW_SLOT_BUSY = 1, RW_SLOT_LIVE = 2 };
 
 struct rw_http_slot {
   __u64 state;
-  __u64 key_sock; /* fd of the connection, tagged (RW_HTTP_KEY_FD), or SSL * for TLS */
+  __u64 key_sock; /* TCP connection identity (http__conn_key), or SSL * for TLS */
   __u32 key_tgid;
   __u32 pad;
   struct rw_envelope env; /* the process at request time */

@@ -1,43 +1,26 @@
-// Plaintext HTTP on TCP sockets from the sys_exit tracepoints of the eight data syscalls. Exit
-// hooks only: the result says how many bytes moved, the saved registers give fd and buffer, and
-// the payload is still in the caller's memory. The cheap exits come first: result < 8, then an
-// 8-byte prefix check; only a request pays for the fd -> socket walk (a response is matched to
-// its parked request by (process, fd), which the request's walk already vetted). Trust: kernel.
+// Plaintext HTTP on TCP sockets from the kernel's socket data tracepoints (tp_btf
+// sock_send_length / sock_recv_length, Linux 6.3+): they fire once per socket send or receive,
+// whichever syscall carried it (read/write, send*/recv*, readv/writev), hand over the struct sock
+// (no fd -> socket walk), and never run for file or pipe I/O. The user buffer comes from the
+// syscall arguments in the saved user registers (orig_ax says which syscall); paths without a
+// user buffer we understand (io_uring, sendfile/splice, kernel sockets) are skipped. Cheap exits
+// first: fewer than 8 bytes, not TCP, then an 8-byte prefix check. Being tp_btf, these hooks also
+// keep HTTP off the syscall tracepoints. Trust: kernel.
 #include "http.bpf.h"
 
-static __always_inline int http__syscall(int dir, long ret, __u64 fd, __u64 buf,
-                                         const struct rw_iovec *iov, __u32 iovcnt) {
-  if (ret < 8) return 0;
-  char first[8];
-  __u64 peek = buf;
-  if (iov) {
-    struct rw_iovec v;
-    if (bpf_probe_read_user(&v, sizeof(v), iov) != 0 || v.len < 8) return 0;
-    peek = v.base;
-  }
-  if (bpf_probe_read_user(first, sizeof(first), (const void *)peek) != 0) return 0;
-  int what = http__classify(first);
-  if (what == HTTP_NONE) return 0;
-  if (what == HTTP_RESPONSE) return http__complete(RW_HTTP_KEY_FD(fd), buf, iov, iovcnt, ret);
-  struct sock *sk = sock__tcp_from_fd(fd);
-  if (!sk) return 0;
-  __u8 role = dir == RW_DIR_IN ? RW_ROLE_SERVER : RW_ROLE_CLIENT;
-  return http__begin(RW_HTTP_KEY_FD(fd), sk, role, 0, buf, iov, iovcnt, ret);
-}
+#define RW_MSG_PEEK 2
+#define RW_PF_KTHREAD 0x00200000
+#define RW_IPPROTO_TCP 6
 
-static __always_inline int http__plain(struct trace_event_raw_sys_exit *ctx, int dir) {
-  long ret = ctx->ret;
-  if (ret < 8) return 0;
-  struct pt_regs *regs = sysargs__regs();
-  return http__syscall(dir, ret, regs->di, regs->si, NULL, 0);
-}
-
-static __always_inline int http__vector(struct trace_event_raw_sys_exit *ctx, int dir) {
-  long ret = ctx->ret;
-  if (ret < 8) return 0;
-  struct pt_regs *regs = sysargs__regs();
-  return http__syscall(dir, ret, regs->di, 0, (const struct rw_iovec *)regs->si, regs->dx);
-}
+/* x86-64 syscall numbers whose user buffer we know how to find. */
+#define RW_NR_READ 0
+#define RW_NR_WRITE 1
+#define RW_NR_READV 19
+#define RW_NR_WRITEV 20
+#define RW_NR_SENDTO 44
+#define RW_NR_RECVFROM 45
+#define RW_NR_SENDMSG 46
+#define RW_NR_RECVMSG 47
 
 struct msghdr_user {
   __u64 name;
@@ -47,35 +30,59 @@ struct msghdr_user {
   __u64 iovlen;
 };
 
-static __always_inline int http__msg(struct trace_event_raw_sys_exit *ctx, int dir) {
-  long ret = ctx->ret;
-  if (ret < 8) return 0;
-  struct pt_regs *regs = sysargs__regs();
-  struct msghdr_user msg;
-  if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)regs->si) != 0) return 0;
-  return http__syscall(dir, ret, regs->di, 0, (const struct rw_iovec *)msg.iov, msg.iovlen);
+/* Pending-request key of a TCP connection. A BTF pointer cannot be used as a number, so the key
+ * is the connection's identity instead: the kernel's 4-tuple hash (skc_hash, salted per boot)
+ * and both ports; bit 63 keeps it apart from the SSL * keys of TLS (user addresses). Two live
+ * connections of one process collide only with equal ports and an equal 31-bit hash. */
+static __always_inline __u64 http__conn_key(struct sock *sk) {
+  __u64 hash = sk->__sk_common.skc_hash & 0x7fffffff;
+  __u64 ports = ((__u64)sk->__sk_common.skc_dport << 16) | sk->__sk_common.skc_num;
+  return (1ULL << 63) | (hash << 32) | ports;
 }
 
-SEC("tracepoint/syscalls/sys_exit_read")
-int http_read_exit(struct trace_event_raw_sys_exit *ctx) { return http__plain(ctx, RW_DIR_IN); }
+static __always_inline int http__sock(struct sock *sk, int ret, int flags, int dir) {
+  if (ret < 8) return 0;
+  if (dir == RW_DIR_IN && (flags & RW_MSG_PEEK)) return 0; /* the bytes will be read again */
+  if (sk->sk_type != RW_SOCK_STREAM || sk->sk_protocol != RW_IPPROTO_TCP) return 0;
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != RW_AF_INET && family != RW_AF_INET6) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+  if (task->flags & RW_PF_KTHREAD) return 0; /* no user registers to read */
+  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+  __u64 nr = regs->orig_ax;
+  __u64 buf = 0;
+  const struct rw_iovec *iov = NULL;
+  __u32 iovcnt = 0;
+  if (nr == RW_NR_READ || nr == RW_NR_WRITE || nr == RW_NR_SENDTO || nr == RW_NR_RECVFROM) {
+    buf = regs->si;
+  } else if (nr == RW_NR_READV || nr == RW_NR_WRITEV) {
+    iov = (const struct rw_iovec *)regs->si;
+    iovcnt = regs->dx;
+  } else if (nr == RW_NR_SENDMSG || nr == RW_NR_RECVMSG) {
+    struct msghdr_user msg;
+    if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)regs->si) != 0) return 0;
+    iov = (const struct rw_iovec *)msg.iov;
+    iovcnt = msg.iovlen;
+  } else {
+    return 0;
+  }
+  char first[8];
+  __u64 peek = buf;
+  if (iov) {
+    struct rw_iovec v;
+    if (bpf_probe_read_user(&v, sizeof(v), iov) != 0 || v.len < 8) return 0;
+    peek = v.base;
+  }
+  if (bpf_probe_read_user(first, sizeof(first), (const void *)peek) != 0) return 0;
+  return http__data(dir, first, http__conn_key(sk), sk, 0, buf, iov, iovcnt, ret);
+}
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int http_recvfrom_exit(struct trace_event_raw_sys_exit *ctx) { return http__plain(ctx, RW_DIR_IN); }
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(http_sock_send, struct sock *sk, int ret, int flags) {
+  return http__sock(sk, ret, flags, RW_DIR_OUT);
+}
 
-SEC("tracepoint/syscalls/sys_exit_write")
-int http_write_exit(struct trace_event_raw_sys_exit *ctx) { return http__plain(ctx, RW_DIR_OUT); }
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int http_sendto_exit(struct trace_event_raw_sys_exit *ctx) { return http__plain(ctx, RW_DIR_OUT); }
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int http_readv_exit(struct trace_event_raw_sys_exit *ctx) { return http__vector(ctx, RW_DIR_IN); }
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int http_writev_exit(struct trace_event_raw_sys_exit *ctx) { return http__vector(ctx, RW_DIR_OUT); }
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int http_recvmsg_exit(struct trace_event_raw_sys_exit *ctx) { return http__msg(ctx, RW_DIR_IN); }
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int http_sendmsg_exit(struct trace_event_raw_sys_exit *ctx) { return http__msg(ctx, RW_DIR_OUT); }
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(http_sock_recv, struct sock *sk, int ret, int flags) {
+  return http__sock(sk, ret, flags, RW_DIR_IN);
+}

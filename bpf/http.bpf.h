@@ -1,6 +1,6 @@
 // HTTP exchange tracking shared by the plaintext syscall hooks (http.bpf.c) and the libssl
 // uprobes (tls.bpf.c). A request is parked in a direct-mapped table of pending requests keyed by
-// (process, fd) or (process, SSL *); its response completes it in-kernel, so latency is measured
+// (process, connection) or (process, SSL *); its response completes it in-kernel, so latency is measured
 // where it happens and one record carries request and response. A colliding request evicts the parked one
 // as an EVICTED record (never lost silently); user space completes stale ones as TIMEOUT by
 // sweeping the mmapped table (no syscalls, so it keeps working under seccomp).
@@ -13,11 +13,6 @@
 #define RW_DIR_OUT 0 /* bytes this process sent */
 #define RW_DIR_IN 1  /* bytes this process received */
 #define RW_HTTP_MAX_IOV 4
-/* Pending-request key of a plaintext socket: its fd, tagged so it never equals an SSL * (the
- * TLS key). fd reuse while a request is parked could pair a response on the new socket with
- * the old request; a server answers on the fd it read from and a client sends before it reads,
- * which replaces the parked request, so this needs a close+reopen between request and reply. */
-#define RW_HTTP_KEY_FD(fd) ((__u64)(__u32)(fd) | (1ULL << 63))
 
 enum { HTTP_NONE = 0, HTTP_REQUEST = 1, HTTP_RESPONSE = 2 };
 

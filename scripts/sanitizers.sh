@@ -12,6 +12,8 @@
 #   - suite 'sandbox' under TSan: the sandbox tests fork and install seccomp filters that do
 #     not allow TSan's background thread syscalls; the children die with SIGSYS that is the
 #     sanitizer's, not the product's. It runs under ASan+UBSan.
+#   - TSan does not model std::atomic_thread_fence (GCC: -Wtsan, made a non-fatal warning here):
+#     a report involving RingWriter/RingReader wake-ups needs a second look before it is believed.
 #   - suite 'chaos' and 'soak' run whole processes for tens of seconds; sanitizer builds of
 #     the daemons are 2-15x slower, so they are not part of the default set (pass them by name).
 # Findings: every sanitizer report makes the test fail (halt_on_error / exitcode); the logs are
@@ -35,7 +37,11 @@ run_mode() {
   local dir="$PREFIX-$name"
   if [[ ! -d "$dir" ]]; then
     # b_lundef=false: sanitizer runtimes are linked by the compiler driver, not per library.
-    meson setup "$dir" -Db_sanitize="$sanitize" -Db_lundef=false -Dbuildtype=debugoptimized
+    # GCC 12 warns (-Wtsan) that TSan does not model std::atomic_thread_fence (the rings use
+    # seq_cst fences for the sleep/wake handshake); keep the warning, not as an error.
+    local extra=()
+    [[ $sanitize == thread ]] && extra=(-Dcpp_args=-Wno-error=tsan)
+    meson setup "$dir" -Db_sanitize="$sanitize" -Db_lundef=false -Dbuildtype=debugoptimized "${extra[@]}"
   fi
   local suites=()
   for s in "${SUITES[@]}"; do
@@ -64,7 +70,7 @@ for t in json.load(sys.stdin):
     echo "sanitizers: no tests in suites ${SUITES[*]} in $dir" >&2
     return 0
   fi
-  ninja -C "$dir" -j"$JOBS" "${exes[@]}"
+  ninja -C "$dir" -j"$JOBS" "${exes[@]}" || return 1
   meson test -C "$dir" --no-rebuild --print-errorlogs "${suites[@]}" --timeout-multiplier 4
 }
 

@@ -165,7 +165,8 @@ TEST_F(EbpfTest, ReportsActiveHooks) {
   };
   EXPECT_TRUE(has("tp_btf:sched_process_exec"));
   EXPECT_TRUE(has("tracepoint:syscalls:sys_exit_openat"));
-  EXPECT_TRUE(has("tracepoint:syscalls:sys_exit_sendto"));
+  EXPECT_TRUE(has("tp_btf:sock_send_length"));  // HTTP: socket data tracepoints
+  EXPECT_TRUE(has("tp_btf:sock_recv_length"));
   for (auto& h : hooks) EXPECT_EQ(h.find("raw_tracepoint"), std::string::npos) << h;
 }
 
