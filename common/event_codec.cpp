@@ -48,13 +48,12 @@ std::optional<schema::Event::Reader> EventDecoder::decode(std::span<const uint8_
     return std::nullopt;
   }
   size_t words = record.size() / sizeof(capnp::word);
-  if (buffer_.size() < words) buffer_.resize(words);
-  std::memcpy(buffer_.data(), record.data(), record.size());
+  buffer_.copy(record);
   capnp::ReaderOptions opts;
   opts.traversalLimitInWords = words * 4 + 64;  // bounds amplification by shared pointers
   opts.nestingLimit = 16;
   try {
-    reader_.emplace(kj::arrayPtr(buffer_.data(), words), opts);
+    reader_.emplace(kj::arrayPtr(const_cast<const capnp::word*>(buffer_.data()), words), opts);
     auto ev = reader_->getRoot<schema::Event>();
     // Cap'n Proto checks pointers lazily: walk the whole message now (bounded by the traversal
     // limit) so a malformed pointer fails here, not in whatever later reads the field.

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +19,31 @@
 #include "event.capnp.h"
 
 namespace ringward {
+
+// Word-aligned private memory for a copy of a record (Cap'n Proto reads words in place). Not a
+// std::vector: capnp::word is not copyable under every compiler.
+class AlignedBuffer {
+ public:
+  capnp::word* ensure(size_t words) {
+    if (words > capacity_) {
+      data_ = std::make_unique<capnp::word[]>(words);
+      capacity_ = words;
+    }
+    return data_.get();
+  }
+  // Copies `bytes` (padded with zeros to whole words) and returns the copy.
+  std::span<const uint8_t> copy(std::span<const uint8_t> bytes) {
+    size_t words = (bytes.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+    auto* p = reinterpret_cast<uint8_t*>(ensure(words == 0 ? 1 : words));
+    std::memcpy(p, bytes.data(), bytes.size());
+    return {p, bytes.size()};
+  }
+  capnp::word* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<capnp::word[]> data_;
+  size_t capacity_ = 0;
+};
 
 // Serialized (flat, unpacked) size of a message in bytes.
 size_t flat_message_size(capnp::MessageBuilder& msg);
@@ -41,7 +68,7 @@ class EventDecoder {
 
  private:
   size_t max_bytes_;
-  std::vector<capnp::word> buffer_;
+  AlignedBuffer buffer_;
   std::optional<capnp::FlatArrayMessageReader> reader_;
   std::string error_;
 };

@@ -208,8 +208,11 @@ void Pipeline::sample_invalid(ValidationReason reason, std::span<const uint8_t> 
   });
 }
 
-void Pipeline::handle(std::span<const uint8_t> record) {
+void Pipeline::handle(std::span<const uint8_t> shared_record) {
   stats_.add(c_in_);
+  // The raw ring is writable by capture: take a private copy before the first check, so what is
+  // validated, inspected and forwarded are the same bytes (no time-of-check/time-of-use gap).
+  std::span<const uint8_t> record = private_copy_.copy(shared_record);
   auto res = validator_.validate(std::as_bytes(record), decoded_);
   if (!res.ok()) {
     stats_.add(c_invalid_);

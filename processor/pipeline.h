@@ -62,6 +62,7 @@ class Pipeline {
   const Clock& clock_;
   Validator validator_;
   DecodedRecord decoded_;
+  AlignedBuffer private_copy_;
   detect::Engine engine_;
   http::HttpConfig http_cfg_;
   http::HttpAnalyzer http_;

@@ -228,8 +228,7 @@ ValidationResult Validator::validate_at(std::span<const std::byte> record, Decod
   const capnp::word* begin = reinterpret_cast<const capnp::word*>(record.data());
   if (reinterpret_cast<uintptr_t>(record.data()) % alignof(capnp::word) != 0) {
     // Cap'n Proto reads words in place; a ring slot need not be 8-aligned, so copy then.
-    out.aligned_.resize(words);
-    std::memcpy(out.aligned_.data(), record.data(), record.size());
+    std::memcpy(out.aligned_.ensure(words), record.data(), record.size());
     begin = out.aligned_.data();
   }
   capnp::ReaderOptions options;

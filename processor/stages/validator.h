@@ -5,6 +5,8 @@
 // Trust: runs in the sandboxed processor on hostile input; must not crash on any byte string.
 #pragma once
 
+#include "common/event_codec.h"
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
@@ -98,7 +100,7 @@ class DecodedRecord {
 
  private:
   friend class Validator;
-  std::vector<capnp::word> aligned_;  // copy when the ring hands out unaligned bytes
+  AlignedBuffer aligned_;  // copy when the ring hands out unaligned bytes
   std::optional<capnp::FlatArrayMessageReader> reader_;
   schema::Event::Reader event_;
 };
@@ -114,7 +116,9 @@ class Validator {
  public:
   Validator(ValidationConfig config, const Clock& clock);
 
-  // Decodes `record` into `out` and validates it. On success out.event() is usable.
+  // Decodes `record` into `out` and validates it. On success out.event() is usable for as long as
+  // `record` lives and does not change: an aligned record is read in place (the pipeline hands in
+  // its private copy, never shared memory).
   ValidationResult validate(std::span<const std::byte> record, DecodedRecord& out) {
     return validate_at(record, out, clock_.mono_ns(), clock_.wall_ns());
   }

@@ -60,9 +60,12 @@ class ValidatorTest : public ::testing::Test {
   Validator validator_{ValidationConfig{}, clock_};
   DecodedRecord record_;
 
-  ValidationResult check(const std::vector<std::byte>& bytes) {
-    return validator_.validate(bytes, record_);
+  // Keeps the bytes alive: the decoded event refers to them.
+  ValidationResult check(std::vector<std::byte> bytes) {
+    bytes_ = std::move(bytes);
+    return validator_.validate(bytes_, record_);
   }
+  std::vector<std::byte> bytes_;
 };
 
 TEST_F(ValidatorTest, AcceptsAWellFormedEventAndExposesIt) {
