@@ -57,7 +57,7 @@ class Parser {
         ++pos_;
         auto member = value(depth + 1);
         if (!member) return std::nullopt;
-        v.members.emplace_back(std::move(*key), std::move(*member));
+        v.members.push_back(JsonMember{std::move(*key), std::move(*member)});
         skip_ws();
         if (peek(',')) { ++pos_; continue; }
         if (peek('}')) { ++pos_; return v; }

@@ -14,6 +14,8 @@
 
 namespace ringward::json {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Type { null, boolean, number, string, array, object };
   Type type = Type::null;
@@ -21,7 +23,8 @@ struct JsonValue {
   double number = 0;
   std::string text;  // string value, or the literal text of a number (exact 64-bit integers)
   std::vector<JsonValue> items;
-  std::vector<std::pair<std::string, JsonValue>> members;  // in document order
+  // A vector of an incomplete type is fine (C++17); a std::pair of one is not for every compiler.
+  std::vector<JsonMember> members;  // in document order
 
   const JsonValue* get(std::string_view key) const;  // first member with this key, or nullptr
   // Lookups that never fail: a shared null value when absent or not an object.
@@ -32,6 +35,11 @@ struct JsonValue {
   bool is_array() const { return type == Type::array; }
   std::optional<int64_t> as_int() const;             // integral numbers (also "123" strings)
   bool is_object() const { return type == Type::object; }
+};
+
+struct JsonMember {
+  std::string first;  // the key
+  JsonValue second;   // the value
 };
 
 struct JsonLimits {

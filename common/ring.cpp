@@ -233,12 +233,14 @@ std::optional<std::span<const uint8_t>> RingReader::next() {
       continue;
     }
     RecordHeader h = load_header(data_ + off);
-    if (h.tag == kTagPadding && h.length == tail - kRecordHeaderSize && cursor_ + tail <= w) {
+    // Compare lengths against what is left (w - cursor_), never cursor_ + x: a hostile position
+    // near 2^64 must not wrap around.
+    if (h.tag == kTagPadding && h.length == tail - kRecordHeaderSize && tail <= w - cursor_) {
       cursor_ += tail;
       continue;
     }
     uint64_t need = align8(kRecordHeaderSize + uint64_t{h.length});
-    if (h.tag == kTagData && h.length <= max_record_ && need <= tail && cursor_ + need <= w) {
+    if (h.tag == kTagData && h.length <= max_record_ && need <= tail && need <= w - cursor_) {
       std::span<const uint8_t> rec(data_ + off + kRecordHeaderSize, h.length);
       cursor_ += need;
       return rec;
@@ -309,18 +311,22 @@ RingUsage ring_usage(const void* segment, size_t segment_size, bool count_record
   // Positions are written by the peers: only walk records from a position a record can start at.
   if (!count_records || (u.read_pos & 7) != 0) return u;
   uint64_t mask = u.capacity - 1;
-  for (uint64_t c = u.read_pos; c < u.write_pos;) {
+  // Walk by bytes remaining, not by absolute position: hostile positions near 2^64 must not wrap.
+  uint64_t c = u.read_pos;
+  for (uint64_t left = u.used_bytes; left > 0;) {
     uint64_t off = c & mask;
     if (u.capacity - off < kRecordHeaderSize) break;
     RecordHeader rh = load_header(data + off);
+    uint64_t step = 8;
     if (rh.tag == kTagPadding) {
-      c += u.capacity - off;
+      step = u.capacity - off;
     } else if (rh.tag == kTagData && rh.length <= h->max_record) {
-      ++u.pending_records;
-      c += align8(kRecordHeaderSize + uint64_t{rh.length});
-    } else {
-      c += 8;
+      step = align8(kRecordHeaderSize + uint64_t{rh.length});
+      if (step <= left) ++u.pending_records;
     }
+    if (step > left) break;
+    left -= step;
+    c += step;
   }
   return u;
 }
