@@ -519,11 +519,7 @@ void DiskBuffer::collect_garbage_locked() {
 
 void DiskBuffer::commit() {
   std::lock_guard lk(mu_);
-  // Only `batch` (and `always`) make a commit durable at once. Under `interval` the records are
-  // already written (they survive a crash of the process) and tick() syncs them within the
-  // interval: forcing an fdatasync here, under the lock the sink workers need, capped the shipper
-  // at one batch per disk flush.
-  maybe_fsync_locked(opts_.fsync != FsyncPolicy::interval);
+  maybe_fsync_locked(true);
 }
 
 void DiskBuffer::tick() {
