@@ -320,6 +320,7 @@ def summarize(results, mode):
 
 def cmd_pairs(args, which):
     nginx = Nginx() if which in ("overhead", "all") else None
+    hybrid = None
     try:
         w = []
         if nginx:
@@ -331,11 +332,14 @@ def cmd_pairs(args, which):
         log(f"start [load {loadavg()}] mode {args.mode}, {args.pairs} pairs, {args.seconds} s each")
         variants = [("detached", None), ("attached", args.build_dir)]
         if args.compare:
-            variants.append(("before", hybrid_build(os.path.abspath(args.compare), args.build_dir)))
+            hybrid = hybrid_build(os.path.abspath(args.compare), args.build_dir)
+            variants.append(("before", hybrid))
         summarize(pairs(variants, args.mode, w, args.pairs), args.mode)
     finally:
         if nginx:
             nginx.stop()
+        if hybrid:
+            subprocess.run(["rm", "-rf", hybrid], check=False)  # symlinks only
 
 
 # ---- events/s with zero kernel drops -----------------------------------------------------------

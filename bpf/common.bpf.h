@@ -178,8 +178,8 @@ static __always_inline struct pt_regs *sysargs__regs(void) {
  * as a plain move (Linux 6.2+). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-/* fd of the current task -> struct sock of a TCP (INET/INET6 stream) socket, or NULL.
- * Runs on every data syscall that looks like HTTP, so it avoids helper calls: the chain
+/* fd of the current task -> struct sock of a TCP (INET/INET6 stream) socket, or NULL (connect
+ * and accept; HTTP gets the sock from its tracepoint). It avoids helper calls: the chain
  * task->files->fdt is read with direct BTF loads, the one variable-index read (fd[fd]) with a
  * helper, then file/socket/sock with direct loads again. ~9 helper reads (~230 ns here) became
  * one read and a handful of loads. A racing close() at worst yields a stale pointer whose

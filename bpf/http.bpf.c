@@ -12,7 +12,9 @@
 #define RW_PF_KTHREAD 0x00200000
 #define RW_IPPROTO_TCP 6
 
-/* x86-64 syscall numbers whose user buffer we know how to find. */
+/* x86-64 syscall numbers whose user buffer we know how to find. The same numbers in an ia32
+ * task (restart_syscall, exit, lseek, getpid, brk, setgid, getgid, ...) never send or receive
+ * on a socket, so a compat task cannot be misread; x32 numbers have bit 30 set and never match. */
 #define RW_NR_READ 0
 #define RW_NR_WRITE 1
 #define RW_NR_READV 19

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -588,6 +589,92 @@ TEST_F(EbpfTest, NginxPlainAndTls) {
     EXPECT_GT(h.getLatencyNs(), 0u);
     EXPECT_LT(h.getLatencyNs(), elapsed);
     EXPECT_NE(text(h.getRequest()).find("Host: 127.0.0.1"), std::string::npos);
+  }
+}
+
+// The HTTP hooks sit on the socket data tracepoints and find the user buffer from the syscall
+// that carried the data: every pairing a server may use must be captured, request and response
+// (a vectored response in two iovecs, as nginx writes header and body).
+enum class ServerIo { read_write, recvmsg_sendmsg, readv_writev };
+
+TEST_F(EbpfTest, HttpServerSyscallVariantsArePaired) {
+  const std::string body = R"({"ok":true})";
+  const std::string head = "HTTP/1.1 201 Created\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  for (auto io : {ServerIo::read_write, ServerIo::recvmsg_sendmsg, ServerIo::readv_writev}) {
+    SCOPED_TRACE(static_cast<int>(io));
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(lfd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+    ASSERT_EQ(listen(lfd, 1), 0);
+    const std::string comm = "rwhttpio" + std::to_string(static_cast<int>(io));
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);  // bounded even if the parent never connects
+      prctl(PR_SET_NAME, comm.c_str());
+      int c = accept(lfd, nullptr, nullptr);
+      if (c < 0) _exit(1);
+      char buf[512];
+      iovec in{buf, sizeof(buf)};
+      msghdr mh{};
+      mh.msg_iov = &in;
+      mh.msg_iovlen = 1;
+      ssize_t n = io == ServerIo::read_write      ? read(c, buf, sizeof(buf))
+                  : io == ServerIo::recvmsg_sendmsg ? recvmsg(c, &mh, 0)
+                                                    : readv(c, &in, 1);
+      if (n <= 0) _exit(2);
+      iovec out[2] = {{const_cast<char*>(head.data()), head.size()},
+                      {const_cast<char*>(body.data()), body.size()}};
+      std::string whole = head + body;
+      msghdr om{};
+      om.msg_iov = out;
+      om.msg_iovlen = 2;
+      ssize_t w = io == ServerIo::read_write      ? write(c, whole.data(), whole.size())
+                  : io == ServerIo::recvmsg_sendmsg ? sendmsg(c, &om, 0)
+                                                    : writev(c, out, 2);
+      _exit(w == static_cast<ssize_t>(whole.size()) ? 0 : 3);
+    }
+    close(lfd);
+    int cfd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(cfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    const std::string target = "/io-" + comm;
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    uint64_t t0 = mono_ns();
+    ASSERT_EQ(send(cfd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    std::string got;
+    char rb[512];
+    ssize_t n;
+    while ((n = recv(cfd, rb, sizeof(rb), 0)) > 0) got.append(rb, n);
+    uint64_t elapsed = mono_ns() - t0;
+    close(cfd);
+    int status = -1;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    ASSERT_EQ(got, head + body);
+    auto evs = wait_for([&](Event::Reader ev) {
+      return ev.getKind().isHttp() && text(ev.getComm()) == comm;
+    });
+    ASSERT_EQ(evs.size(), 1u) << "no exchange captured from " << comm;
+    auto h = evs[0].getKind().getHttp();
+    EXPECT_EQ(h.getRole(), "server");
+    EXPECT_EQ(std::string(h.getMethod().cStr()), "GET");
+    EXPECT_EQ(text(h.getTarget()), target);
+    EXPECT_EQ(h.getStatus(), 201);
+    EXPECT_EQ(text(h.getRequest()), req);
+    EXPECT_EQ(text(h.getResponse()), head + body);  // both iovecs
+    EXPECT_EQ(h.getRequestSize(), req.size());
+    EXPECT_EQ(h.getResponseSize(), head.size() + body.size());
+    EXPECT_FALSE(h.getTimedOut());
+    EXPECT_GT(h.getLatencyNs(), 0u);
+    EXPECT_LT(h.getLatencyNs(), elapsed);
+    EXPECT_EQ(h.getLocalPort(), ntohs(a.sin_port));
+    EXPECT_EQ(evs[0].getPid(), static_cast<uint32_t>(child));
   }
 }
 
