@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <kj/exception.h>
 
 namespace ringward {
 namespace {
@@ -266,7 +267,8 @@ std::string format_address(capnp::Data::Reader addr) {
   return buf;
 }
 
-void append_event_json(schema::Event::Reader ev, std::string& out) {
+namespace {
+void render_event(schema::Event::Reader ev, std::string& out) {
   Obj o(out);
   o.str("id", std::to_string(ev.getId()));
   o.str("type", event_type_name(ev));
@@ -298,9 +300,22 @@ void append_event_json(schema::Event::Reader ev, std::string& out) {
   kind_fields(ev, o, out);
 }
 
+}  // namespace
+
+bool append_event_json(schema::Event::Reader ev, std::string& out) {
+  const size_t mark = out.size();
+  try {
+    render_event(ev, out);
+    return true;
+  } catch (const kj::Exception&) {
+    out.resize(mark);
+    return false;
+  }
+}
+
 std::string event_to_json(schema::Event::Reader ev) {
   std::string s;
-  append_event_json(ev, s);
+  if (!append_event_json(ev, s)) s.clear();
   return s;
 }
 

@@ -16,7 +16,12 @@
 
 namespace ringward {
 
-void append_event_json(schema::Event::Reader ev, std::string& out);
+// Appends the event as one JSON object and returns true. A record can pass decoding and still be
+// malformed deep inside (Cap'n Proto checks pointer kinds only when a field is read, e.g. a struct
+// where text belongs): then nothing is appended and it returns false; the caller counts the record
+// as invalid or dead-letters it. Never throws.
+[[nodiscard]] bool append_event_json(schema::Event::Reader ev, std::string& out);
+// The JSON object, or "" for a malformed record (see append_event_json).
 std::string event_to_json(schema::Event::Reader ev);
 
 // JSON string escaping of arbitrary bytes as described above (appends the quotes too).

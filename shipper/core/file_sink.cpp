@@ -125,7 +125,10 @@ SendResult FileSink::send(std::span<const OutEvent> batch) {
     // throws kj::Exception). Such an event is refused to the DLQ, the rest of the batch goes on.
     const size_t mark = out.size();
     try {
-      append_event_json(*ev, out);
+      if (!append_event_json(*ev, out)) {
+        r.rejected.push_back({i, 0, "event cannot be rendered: malformed record"});
+        continue;
+      }
       out += '\n';
     } catch (const kj::Exception& e) {
       out.resize(mark);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 
 #include "common/event_json.h"
 
@@ -16,7 +17,11 @@ namespace ringward::shipper::sinks {
 std::string_view priority_name(schema::Priority p) { return ringward::priority_name(p); }
 std::string_view verdict_name(schema::Verdict v) { return ringward::verdict_name(v); }
 std::string_view kind_name(schema::Event::Reader e) { return ringward::event_type_name(e); }
-void append_event_json_object(schema::Event::Reader e, std::string& out) { ringward::append_event_json(e, out); }
+void append_event_json_object(schema::Event::Reader e, std::string& out) {
+  // The sinks treat a throw as "corrupt event record" (rejected to the DLQ with the reason).
+  if (!ringward::append_event_json(e, out))
+    throw std::runtime_error("malformed record: a field has the wrong pointer kind");
+}
 
 namespace detail {
 
