@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <capnp/message.h>
+#include <kj/exception.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -125,6 +126,7 @@ Pipeline::Pipeline(const ProcessorConfig& cfg, RingReader& in, RingWriter& out, 
   c_invalid_ = stats_.counter("events_invalid");
   c_over_limit_ = stats_.counter("rate_limit_over_limit_critical");
   c_out_full_waits_ = stats_.counter("out_ring_full_waits");
+  c_malformed_ = stats_.counter("dropped.processor.invalid_malformed");
   for (size_t r = 1; r < kValidationReasonCount; ++r)
     c_invalid_reason_[r] = stats_.counter(
         fmt::format("dropped.processor.invalid_{}", reason_name(static_cast<ValidationReason>(r))));
@@ -237,6 +239,12 @@ void Pipeline::handle(std::span<const uint8_t> shared_record) {
     } catch (const std::exception& e) {
       breaker_.record_failure();
       spdlog::warn("enrichment failed: {}", e.what());
+    } catch (const kj::Exception& e) {
+      // A field of the wrong pointer kind surfaces only when read (validation does not read
+      // every field): the record is malformed, not the enrichment broken.
+      stats_.add(c_malformed_);
+      sample_invalid(ValidationReason::kBadField, record);
+      return;
     }
   }
   if (!enriched) stats_.add(c_bypassed_);
@@ -306,7 +314,13 @@ size_t Pipeline::process_batch(size_t max) {
   while (n < max) {
     auto rec = in_.next();
     if (!rec) break;
-    handle(*rec);
+    try {
+      handle(*rec);
+    } catch (const kj::Exception&) {
+      // Malformed deep inside (a field of the wrong pointer kind, read only after validation):
+      // counted as invalid; forwarding is handle()'s last step, so nothing went out.
+      stats_.add(c_malformed_);
+    }
     ++n;
   }
   uint64_t now = clock_.mono_ns();

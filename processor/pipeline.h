@@ -81,7 +81,7 @@ class Pipeline {
 
   size_t c_in_, c_out_, c_in_pos_, c_generated_, c_gen_seq_, c_gen_epoch_, c_security_, c_bypassed_,
       c_rate_limited_, c_shed_, c_ring_bad_header_, c_ring_skipped_, c_ring_bad_pos_, c_validated_,
-      c_invalid_, c_over_limit_, c_out_full_waits_;
+      c_invalid_, c_over_limit_, c_out_full_waits_, c_malformed_;
   std::array<size_t, kValidationReasonCount> c_invalid_reason_{};
 };
 
