@@ -1,6 +1,8 @@
 // Text-format helpers. See exposition.h.
 #include "processor/http/exposition.h"
 
+#include "common/event_json.h"
+
 #include <charconv>
 #include <cmath>
 
@@ -24,29 +26,8 @@ void append_label_value(std::string& out, std::string_view v) {
 }
 
 void append_json_string(std::string& out, std::string_view v) {
-  out += '"';
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else if (c >= 0x80) {
-          out += '_';
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
+  // One escaping rule for every JSON ringward writes (common/event_json.h).
+  ringward::append_json_string(v, out);
 }
 
 void append_double(std::string& out, double v) {

@@ -13,7 +13,8 @@ namespace ringward::http {
 // Appends `v` escaped for a Prometheus label value (\\, \", \n); other control bytes and bytes
 // >= 0x80 become '_' so the exposition stays valid UTF-8 whatever the input.
 void append_label_value(std::string& out, std::string_view v);
-// Appends `v` as a quoted JSON string; controls become \u00XX, bytes >= 0x80 become '_'.
+// Appends `v` as a quoted JSON string by the rule of common/event_json.h (valid UTF-8 kept,
+// controls as \u00XX, other bytes as the text \\xHH).
 void append_json_string(std::string& out, std::string_view v);
 // Shortest round-trip decimal; "NaN", "+Inf", "-Inf" as Prometheus spells them.
 void append_double(std::string& out, double v);

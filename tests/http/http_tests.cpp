@@ -299,7 +299,7 @@ TEST(Exposition, LabelAndJsonEscaping) {
   EXPECT_EQ(out, "a\\\\b\\\"c\\nd__");
   out.clear();
   append_json_string(out, "q\"\\\n\x02\xc3");
-  EXPECT_EQ(out, "\"q\\\"\\\\\\n\\u0002_\"");
+  EXPECT_EQ(out, "\"q\\\"\\\\\\n\\u0002\\\\xc3\"");
   out.clear();
   append_double(out, 0.005);
   EXPECT_EQ(out, "0.005");
