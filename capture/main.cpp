@@ -6,11 +6,11 @@
 #include <chrono>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "capture/emitter.h"
 #include "capture/synthetic_source.h"
+#include "common/child_main.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/process_args.h"
@@ -33,16 +33,8 @@ std::string host_name(const std::string& configured) {
   return buf;
 }
 
-int run(const ringward::ChildArgs& args) {
+int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
   using namespace ringward;
-  auto loaded = load_config(args.config);
-  if (!loaded.config) {
-    spdlog::error("configuration: {}", loaded.error);
-    return 2;
-  }
-  const Config& cfg = *loaded.config;
-  init_logging("ringward-capture", cfg.logging.level);
-  install_stop_signals();
 
   auto ring_seg = ShmSegment::open(raw_ring_name(args.shm_prefix));
   auto stats_seg = ShmSegment::open(stats_page_name(args.shm_prefix, "capture"));
@@ -134,16 +126,8 @@ int run(const ringward::ChildArgs& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ringward::ChildArgs args;
-  CLI::App app{"ringward-capture: moves kernel events into the raw ring (started by the supervisor)"};
-  app.add_option("--config", args.config, "configuration file (default: embedded)");
-  app.add_option("--shm-prefix", args.shm_prefix, "shared-memory segment prefix")->required();
-  app.add_option("--ready-fd", args.ready_fd, "fd to report readiness on");
-  CLI11_PARSE(app, argc, argv);
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    spdlog::error("fatal: {}", e.what());
-    return 1;
-  }
+  return ringward::run_child(argc, argv, "capture",
+                             "ringward-capture: moves kernel events into the raw ring (started by "
+                             "the supervisor)",
+                             run);
 }

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/child_main.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/process_args.h"
@@ -19,16 +20,8 @@
 
 namespace {
 
-int run(const ringward::ChildArgs& args) {
+int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
   using namespace ringward;
-  auto loaded = load_config(args.config);
-  if (!loaded.config) {
-    spdlog::error("configuration: {}", loaded.error);
-    return 2;
-  }
-  const Config& cfg = *loaded.config;
-  init_logging("ringward-processor", cfg.logging.level);
-  install_stop_signals();
 
   auto in_seg = ShmSegment::open(raw_ring_name(args.shm_prefix));
   auto out_seg = ShmSegment::open(out_ring_name(args.shm_prefix));
@@ -88,20 +81,8 @@ int classify_main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "classify") return classify_main(argc - 1, argv + 1);
-  ringward::ChildArgs args;
-  CLI::App app{"ringward-processor: validates, inspects and forwards events (started by the supervisor)"};
-  app.add_option("--config", args.config, "configuration file (default: embedded)");
-  app.add_option("--shm-prefix", args.shm_prefix, "shared-memory segment prefix");
-  app.add_option("--ready-fd", args.ready_fd, "fd to report readiness on");
-  CLI11_PARSE(app, argc, argv);
-  if (args.shm_prefix.empty()) {
-    std::cerr << "--shm-prefix is required\n";
-    return 2;
-  }
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    spdlog::error("fatal: {}", e.what());
-    return 1;
-  }
+  return ringward::run_child(argc, argv, "processor",
+                             "ringward-processor: validates, inspects and forwards events (started "
+                             "by the supervisor; `classify --help` for the offline mode)",
+                             run);
 }

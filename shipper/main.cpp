@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/child_main.h"
 #include "common/config.h"
 #include "common/event_codec.h"
 #include "common/log.h"
@@ -155,15 +156,7 @@ std::string pages_metrics_text(const std::string& prefix, uint64_t& rejected_lin
   return out;
 }
 
-int run(const ChildArgs& args) {
-  auto loaded = load_config(args.config);
-  if (!loaded.config) {
-    spdlog::error("configuration: {}", loaded.error);
-    return 2;
-  }
-  const Config& cfg = *loaded.config;
-  init_logging("ringward-shipper", cfg.logging.level);
-  install_stop_signals();
+int run(const ChildArgs& args, const Config& cfg) {
 
   auto in_seg = ShmSegment::open(out_ring_name(args.shm_prefix));
   auto stats_seg = ShmSegment::open(stats_page_name(args.shm_prefix, "shipper"));
@@ -384,16 +377,8 @@ int run(const ChildArgs& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ringward::ChildArgs args;
-  CLI::App app{"ringward-shipper: delivers events to the sinks (started by the supervisor)"};
-  app.add_option("--config", args.config, "configuration file (default: embedded)");
-  app.add_option("--shm-prefix", args.shm_prefix, "shared-memory segment prefix")->required();
-  app.add_option("--ready-fd", args.ready_fd, "fd to report readiness on");
-  CLI11_PARSE(app, argc, argv);
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    spdlog::error("fatal: {}", e.what());
-    return 1;
-  }
+  return ringward::run_child(argc, argv, "shipper",
+                             "ringward-shipper: delivers events to the sinks (started by the "
+                             "supervisor)",
+                             run);
 }
