@@ -474,10 +474,10 @@ bool DiskBuffer::evict_oldest_locked(bool allow_critical, const char* reason) {
         st_.dropped[crit_reason]++;
       }
     }
+    // The drop counters (and the acknowledgements of records in this segment) are persisted
+    // before the segment goes, so a crash in between cannot lose them.
+    persist_all_checkpoints_locked();
     delete_segment_locked(it);
-    // The drop counters must survive a crash like the deletion does.
-    for (size_t i = 0; i < sinks_.size(); ++i)
-      if (sinks_[i].counters_dirty) persist_checkpoint_locked(i);
     return true;
   }
   return false;
@@ -507,19 +507,37 @@ uint64_t DiskBuffer::min_acked_locked() const {
   return m;
 }
 
+uint64_t DiskBuffer::min_persisted_locked() const {
+  uint64_t m = std::numeric_limits<uint64_t>::max();
+  for (const auto& s : sinks_) m = std::min(m, s.persisted);
+  return m;
+}
+
+void DiskBuffer::persist_all_checkpoints_locked() {
+  for (size_t i = 0; i < sinks_.size(); ++i) persist_checkpoint_locked(i);
+  last_checkpoint_ns_ = clock_.mono_ns();
+}
+
 void DiskBuffer::collect_garbage_locked() {
   const uint64_t min_ack = min_acked_locked();
   while (!segments_.empty()) {
     auto it = segments_.begin();
     if (have_active_ && it->first == active_key_) break;
     if (it->second.records > 0 && it->second.last_seq > min_ack) break;
+    // A segment leaves only once the checkpoints say every sink is done with it: with a stale
+    // checkpoint (the `interval` policy) a crash would replay from a position whose records are
+    // gone, and the acknowledgements (and delivered counts) of those records would be lost.
+    if (it->second.records > 0 && it->second.last_seq > min_persisted_locked()) {
+      persist_all_checkpoints_locked();
+      if (it->second.last_seq > min_persisted_locked()) break;  // checkpoint write failed: keep it
+    }
     delete_segment_locked(it);
   }
 }
 
 void DiskBuffer::commit() {
   std::lock_guard lk(mu_);
-  maybe_fsync_locked(true);
+  maybe_fsync_locked(opts_.fsync != FsyncPolicy::interval);
 }
 
 void DiskBuffer::tick() {

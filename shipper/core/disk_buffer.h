@@ -14,8 +14,9 @@
 //              `fsync_interval` later (tick()/append()), so a power loss or kernel crash can lose
 //              the last interval.
 // Sink checkpoints are written atomically (tmp + fsync + rename + fsync dir): on every ack under
-// `always`/`batch`, at most every `fsync_interval` under `interval`. A stale checkpoint can only
-// cause re-delivery (duplicates), never loss.
+// `always`/`batch`, at most every `fsync_interval` under `interval`, and always before a segment
+// is deleted (a segment leaves only once every persisted checkpoint is past it). A stale
+// checkpoint can only cause re-delivery (duplicates, counted once), never loss.
 #pragma once
 
 #include <chrono>
@@ -161,6 +162,8 @@ class DiskBuffer {
   void count_drop_locked(const char* reason, uint64_t seq, uint32_t tag);
   bool read_disk_record_locked(SinkState& st, BufferedEvent& out, bool& end);
   uint64_t min_acked_locked() const;
+  uint64_t min_persisted_locked() const;
+  void persist_all_checkpoints_locked();
 
   DiskBufferOptions opts_;
   const Clock& clock_;
