@@ -4,9 +4,11 @@ process's RSS (VmRSS) and open fds once a second, fits a least-squares slope per
 warm-up, writes a report (JSON + Markdown) and fails when a slope is positive beyond the noise
 bound:
 
-  RSS: projected growth over the measured window (slope x window) must stay below
-       max(--rss-floor-mib, 3 x the residual standard deviation of the fit): a leak shows as a
-       steady climb, allocator and page-cache noise as scatter around a flat line.
+  RSS: a leak is a steady climb, so it must show twice: the projected growth over the measured
+       window (slope x window) AND the rise of the median from the first to the last quarter of
+       the window both exceed max(--rss-floor-mib, 3 x the residual standard deviation of the
+       fit). Allocator noise (free memory handed back to the kernel and taken again when a
+       buffer segment is dropped) shows as dips that tilt a fit but not the medians.
   fds: the floor must not rise after warm-up (an fd leak is discrete and never closes): the
        lowest count in the last quarter of the window must not exceed the lowest count in the
        first quarter. A descriptor that is open for a moment (a disk-buffer segment being rolled,
@@ -103,13 +105,17 @@ def main():
         fd_floor_start = min(s[2] for s in cut[:quarter])
         fd_floor_end = min(s[2] for s in cut[-quarter:])
         fd_growth = fd_floor_end - fd_floor_start
+        rss_median_rise = (statistics.median(s[1] for s in cut[-quarter:]) -
+                           statistics.median(s[1] for s in cut[:quarter]))
         r = {
             "samples": len(ss),
+            "series": [[round(s[0], 1), round(s[1] / 2**20, 2), s[2]] for s in ss],
             "rss_mib_start": ss[0][1] / 2**20, "rss_mib_end": ss[-1][1] / 2**20,
             "rss_mib_max": max(s[1] for s in ss) / 2**20,
             "rss_slope_kib_per_min": rss_slope * 60 / 1024,
             "rss_growth_over_window_mib": rss_growth / 2**20,
             "rss_noise_bound_mib": rss_bound / 2**20,
+            "rss_median_rise_mib": rss_median_rise / 2**20,
             "fds_start": ss[0][2], "fds_end": ss[-1][2],
             "fd_slope_per_min": fd_slope * 60,
             # VmRSS counts the shared rings each process touched; private = RssAnon + RssFile.
@@ -119,9 +125,10 @@ def main():
         rows.append(f"| {name} | {r['rss_mib_start']:.1f} | {r['rss_mib_end']:.1f} | {r['rss_mib_max']:.1f} | "
                     f"{r['rss_slope_kib_per_min']:+.1f} | {r['rss_growth_over_window_mib']:+.2f} / "
                     f"{r['rss_noise_bound_mib']:.2f} | {r['fds_start']} -> {r['fds_end']} |")
-        if rss_growth > rss_bound:
+        if rss_growth > rss_bound and rss_median_rise > rss_bound:
             failures.append(f"{name}: RSS leaks: grew {rss_growth / 2**20:.2f} MiB over {window:.0f} s "
-                            f"({r['rss_slope_kib_per_min']:+.1f} KiB/min), noise bound {rss_bound / 2**20:.2f} MiB")
+                            f"({r['rss_slope_kib_per_min']:+.1f} KiB/min; median rose "
+                            f"{rss_median_rise / 2**20:.2f} MiB), noise bound {rss_bound / 2**20:.2f} MiB")
         if fd_growth > 0:
             failures.append(f"{name}: fds leak: the floor of open fds rose from {fd_floor_start} to "
                             f"{fd_floor_end} after warm-up (slope {fd_slope * 60:+.2f}/min)")
