@@ -8,6 +8,7 @@ PKGS=(
   libcurl4-openssl-dev libcpp-httplib-dev libtomlplusplus-dev libcli11-dev
   libvectorscan-dev libzstd-dev libnats-dev libsystemd-dev libclang-rt-14-dev
   nats-server nginx-light wrk curl python3 openssl procps iproute2 systemd prometheus
+  redis-server redis-tools
 )
 missing=()
 for p in "${PKGS[@]}"; do
