@@ -56,16 +56,22 @@ run_mode() {
   # executables of the chosen suites, not every daemon and benchmark.
   ninja -C "$dir" build.ninja >/dev/null
   local exes=()
-  mapfile -t exes < <(meson introspect "$dir" --tests | python3 -c '
-import json, os, sys
+  # The tests' executables and what they depend on (the daemons an integration test runs).
+  mapfile -t exes < <(python3 -c '
+import json, os, subprocess, sys
 build, wanted = sys.argv[1], set(sys.argv[2:])
+intro = lambda what: json.loads(subprocess.check_output(["meson", "introspect", build, what]))
+files = {t["id"]: t["filename"] for t in intro("--targets")}
 seen = set()
-for t in json.load(sys.stdin):
+for t in intro("--tests"):
     suites = {s.split(":")[-1] for s in t["suite"]}
-    exe = t["cmd"][0]
-    if suites & wanted and exe.startswith(os.path.abspath(build)) and exe not in seen:
-        seen.add(exe)
-        print(os.path.relpath(exe, build))' "$dir" "${SUITES[@]}")
+    if not suites & wanted:
+        continue
+    outs = [t["cmd"][0]] + [f for d in t.get("depends", []) for f in files.get(d, [])]
+    for exe in outs:
+        if exe.startswith(os.path.abspath(build)) and exe not in seen:
+            seen.add(exe)
+            print(os.path.relpath(exe, build))' "$dir" "${SUITES[@]}")
   if ((${#exes[@]} == 0)); then
     echo "sanitizers: no tests in suites ${SUITES[*]} in $dir" >&2
     return 0

@@ -47,7 +47,8 @@ TEST(ResourceMonitorTest, ReadsItsOwnRssAndThreads) {
   const auto before = monitor.sample();
   ASSERT_TRUE(before.ok);
   EXPECT_GT(before.rss_bytes, 0u);
-  EXPECT_EQ(before.threads, 1u);
+  // One thread of ours; a sanitizer runtime (TSan) may run one of its own in the background.
+  EXPECT_GE(before.threads, 1u);
 
   // Touch 64 MiB: RSS must grow by most of it; a second thread must be seen.
   std::vector<char> block(64 << 20);
@@ -68,7 +69,7 @@ TEST(ResourceMonitorTest, ReadsItsOwnRssAndThreads) {
   t.join();
   ASSERT_TRUE(after.ok);
   EXPECT_GE(after.rss_bytes, before.rss_bytes + (48u << 20));
-  EXPECT_EQ(after.threads, 2u);
+  EXPECT_EQ(after.threads, before.threads + 1);
   EXPECT_GT(after.memory_usage_percent, before.memory_usage_percent);
 }
 
