@@ -61,6 +61,13 @@ def split_events(text):
         events.append(value)
 
 
+def event_priority(ev):
+    """The ringward priority name the sink puts in `fields.priority` ("" when absent)."""
+    fields = ev.get("fields")
+    p = fields.get("priority") if isinstance(fields, dict) else None
+    return p if isinstance(p, str) else ""
+
+
 def event_id(ev):
     """The ringward id of one HEC event object, or None."""
     fields = ev.get("fields")
@@ -232,6 +239,8 @@ class HecReceiver:
         self._timer = None
         self._ids = collections.Counter()
         self._order = []  # ids in arrival order (first and repeated arrivals)
+        self._batches = []  # (monotonic time, ids) per accepted request
+        self._priority = {}  # id -> fields.priority
         self._no_id = 0
         self._counters = collections.Counter()
         self._mode_log = []  # (monotonic time, mode)
@@ -333,13 +342,16 @@ class HecReceiver:
 
     def _record(self, events):
         ids = [event_id(ev) for ev in events]
+        prios = [event_priority(ev) for ev in events]
         with self._lock:
-            for i in ids:
+            self._batches.append((time.monotonic(), ids))
+            for i, p in zip(ids, prios):
                 if i is None:
                     self._no_id += 1
                 else:
                     self._ids[i] += 1
                     self._order.append(i)
+                    self._priority[i] = p
             self._counters["events"] += len(events)
             self._counters["batches"] += 1
 
@@ -347,6 +359,16 @@ class HecReceiver:
         """Counter of every recorded id (value > 1: received more than once)."""
         with self._lock:
             return collections.Counter(self._ids)
+
+    def batches(self):
+        """(monotonic time, [ids]) of every accepted request, in arrival order."""
+        with self._lock:
+            return list(self._batches)
+
+    def priorities(self):
+        """id -> the event's priority name, for every recorded id."""
+        with self._lock:
+            return dict(self._priority)
 
     def arrival_order(self):
         with self._lock:
