@@ -234,8 +234,12 @@ def run(args):
                 raise HarnessError(f"workload client printed no summary: {out!r} {err!r}")
 
             # Capture works after the chaos: a known burst of marker opens, all in the sink.
-            pipe.wait_until(lambda s: all(p["state"] == "running" for p in s["processes"]), 30,
-                            "every child running after the kills")
+            # A child killed just now may still read "running" until the supervisor reaps it:
+            # wait for a running child with a pid that was never killed.
+            killed = {k["pid"] for k in kills}
+            pipe.wait_until(lambda s: all(p["state"] == "running" and p["pid"] not in killed
+                                          for p in s["processes"]), 30,
+                            "every child running again (a new pid) after the kills")
             n_marker = 50
             subprocess.run(me + ["--workload-client", "--marker-opens", str(n_marker)], check=True,
                            capture_output=True, timeout=30)
@@ -291,15 +295,23 @@ def run(args):
                 observations.append(f"sink holds {len(ids)} lines, delivered = {acc['delivered']}")
 
             kills = restart_times(pipe, kills)
+            # Where the time goes: kill -> the supervisor reaps the child ("killed by signal")
+            # -> it starts the next one -> ready. A killed capture's exit includes the kernel
+            # tearing down its BPF programs, links and ring buffers.
+            log = pipe.supervisor_events()
+            for k in kills:
+                for key, needle in (("reaped_ms", ": killed by signal"), ("started_ms", ": started pid")):
+                    t = next((ts for ts, msg in log if ts >= k["wall"] - 0.002
+                              and msg.startswith(k["name"] + needle)), None)
+                    k[key] = None if t is None else max(0.0, (t - k["wall"]) * 1000.0)
             times = [k["restart_ms"] for k in kills if k["restart_ms"] is not None]
             unmatched = [k for k in kills if k["restart_ms"] is None]
             if unmatched:
                 failures.append(f"{len(unmatched)} kills without a later 'ready' line in the supervisor log: "
                                 f"{[(k['name'], k['pid']) for k in unmatched[:5]]}")
 
-            def pct(name=None):
-                v = [k["restart_ms"] for k in kills if k["restart_ms"] is not None
-                     and (name is None or k["name"] == name)]
+            def pct(name=None, key="restart_ms"):
+                v = [k[key] for k in kills if k.get(key) is not None and (name is None or k["name"] == name)]
                 return {"n": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99), "max": max(v, default=None)}
             cap = pipe.process(st, "capture")["counters"]
             summary = {
@@ -309,6 +321,7 @@ def run(args):
                 "marker_opens": {"made": n_marker, "in_sink": n_marker_seen},
                 "kills": len(kills),
                 "kills_by_child": {n: sum(1 for k in kills if k["name"] == n) for n in CHILDREN},
+                "kill_to_reaped_ms": {n: pct(n, "reaped_ms") for n in CHILDREN},
                 "restart_ms": {**pct(), "by_child": {n: pct(n) for n in CHILDREN}, "target_p99_ms": 1000,
                                "note": "SIGKILL to the supervisor's ready line; includes the 100 ms "
                                        "initial restart backoff and, for capture, loading and "
@@ -327,6 +340,8 @@ def run(args):
                       f"{r['p50']:.0f} p99 {r['p99']:.0f} max {r['max']:.0f} (target p99 < 1000); by child "
                       + ", ".join(f"{n} p50 {v['p50']:.0f} max {v['max']:.0f}"
                                   for n, v in r["by_child"].items() if v["n"]))
+                print("chaos_ebpf: kill->reaped ms p50 by child: " + ", ".join(
+                    f"{n} {v['p50']:.0f}" for n, v in summary["kill_to_reaped_ms"].items() if v["n"]))
                 if r["p99"] >= 1000:
                     print("chaos_ebpf: WARNING: restart p99 above the 1 s target")
             print(f"chaos_ebpf: workload {load}; sink {len(ids)} lines; marker {n_marker_seen}/{n_marker}")
