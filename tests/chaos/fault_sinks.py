@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -416,6 +417,12 @@ def main():
 
     def log(msg):
         print(f"fault_sinks[{args.scenario}]: {msg}", flush=True)
+
+    # meson ends a test that ran out of time with SIGTERM: unwind like Ctrl-C so the pipeline
+    # (its own session, not in our process group) is stopped and the tmpfs unmounted.
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
 
     if spec.get("root") and os.geteuid() != 0:
         log("SKIP: needs root (mounts a tmpfs)")
