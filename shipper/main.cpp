@@ -102,8 +102,12 @@ bool build_sinks(const ShipperConfig& cfg, const Clock& clock, std::vector<Confi
       nc.type = sc.type;
       for (const auto& [k, v] : sc.options) {
         if (k == "name" || k == "max_retries") continue;
-        if (auto e = sinks::set_sink_key(nc, k, v))
-          spdlog::warn("{}: sink key '{}' not applied: {}", sc.origin, k, *e);
+        // The config layer accepted the key; a sink that cannot apply it is a configuration
+        // error, never a silently ignored setting.
+        if (auto e = sinks::set_sink_key(nc, k, v)) {
+          error = sc.origin + ": key 'shipper.sinks." + k + "': " + *e;
+          return false;
+        }
       }
       auto problems = sinks::validate(nc);
       if (!problems.empty()) {
@@ -277,6 +281,7 @@ int run(const ChildArgs& args, const Config& cfg) {
     spdlog::info("dlq replay ({}): {} events re-queued", f.sink ? "sink " + *f.sink : "all sinks", n);
   };
   uint64_t last_status_ns = 0;
+  uint64_t logged_buffer_drops = 0, logged_buffer_errors = 0;
 
   auto publish_delivery = [&] {
     auto bs = buffer->stats();
@@ -348,6 +353,24 @@ int run(const ChildArgs& args, const Config& cfg) {
     }
     if (now - last_status_ns > 1'000'000'000ULL) {
       last_status_ns = now;
+      // Drops the buffer decided on its own (cap or disk full evicting older events) and I/O
+      // errors are said in the log once a second, not only in the counters.
+      {
+        auto bs = buffer->stats();
+        uint64_t dropped = 0;
+        std::string reasons;
+        for (const auto& [r, v] : bs.dropped) {
+          dropped += v;
+          if (v) reasons += (reasons.empty() ? "" : ", ") + r + " " + std::to_string(v);
+        }
+        const uint64_t errors = bs.io_errors + bs.enospc_errors;
+        if (dropped > logged_buffer_drops || errors > logged_buffer_errors)
+          spdlog::warn("disk buffer {}: {} events dropped so far ({}), {} I/O errors; last error: {}",
+                       bo.dir.string(), dropped, reasons.empty() ? "none" : reasons, errors,
+                       bs.last_error.empty() ? "none" : bs.last_error);
+        logged_buffer_drops = dropped;
+        logged_buffer_errors = errors;
+      }
       serve_replay_request();
       stats.set_status_json(shipper_stats_json(snapshot()));
     }

@@ -446,7 +446,22 @@ bool DiskBuffer::evict_oldest_locked(bool allow_critical, const char* reason) {
       off += p.total;
       if (p.header.seq <= min_ack) continue;  // every sink is done with it
       if (!allow_critical && is_critical(p.header.priority)) {
-        carry.emplace_back(p.header, std::string(p.payload));
+        // Carried only for the sinks that have not read it yet: a sink that has it in flight
+        // delivers it from its batch (a copy at the tail would be delivered and counted twice).
+        std::vector<uint32_t> tags;
+        size_t applicable = 0;
+        for (const auto& sk : sinks_) {
+          if (p.header.sink_tag != 0 && p.header.sink_tag != sk.tag) continue;
+          ++applicable;
+          if (p.header.seq > sk.acked && p.header.seq > sk.last_read_seq) tags.push_back(sk.tag);
+        }
+        if (tags.empty()) continue;
+        if (tags.size() == applicable) tags.assign(1, p.header.sink_tag);  // one copy for all of them
+        for (uint32_t tag : tags) {
+          record::Header h = p.header;
+          h.sink_tag = tag;
+          carry.emplace_back(h, std::string(p.payload));
+        }
         continue;
       }
       const char* why = is_critical(p.header.priority) ? crit_reason : norm_reason;

@@ -113,6 +113,8 @@ HttpResponse HttpClient::post(const std::string& url, const std::vector<std::str
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeouts_.connect.count()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeouts_.request.count()));
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, timeouts_.tls_verify ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, timeouts_.tls_verify ? 2L : 0L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // a redirect is a config error, not followed
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

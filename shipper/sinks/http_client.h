@@ -23,6 +23,7 @@ enum class Compression { none, gzip, zstd };
 struct HttpTimeouts {
   std::chrono::milliseconds connect{5000};
   std::chrono::milliseconds request{30000};  // whole request, answer included
+  bool tls_verify = true;  // https: verify the peer's certificate and name (off only for tests)
 };
 
 struct HttpResponse {

@@ -136,7 +136,7 @@ OtlpHttpSink::OtlpHttpSink(const SinkConfig& c, const Clock& clock)
       url_(c.endpoint.ends_with("/v1/logs") ? c.endpoint : join_url(c.endpoint, "/v1/logs")),
       encoding_(c.encoding == "json" ? Encoding::json : Encoding::protobuf),
       compression_(parse_compression(c.compression)),
-      http_(HttpTimeouts{c.connect_timeout, c.request_timeout}) {}
+      http_(HttpTimeouts{c.connect_timeout, c.request_timeout, c.tls_verify}) {}
 
 std::string OtlpHttpSink::build_request(std::span<const OutEvent> batch, std::vector<size_t>& sent,
                                         std::vector<Rejection>& rejected) const {
@@ -249,6 +249,7 @@ SendResult OtlpHttpSink::send(std::span<const OutEvent> batch) {
   std::vector<std::string> headers{encoding_ == Encoding::json ? "Content-Type: application/json"
                                                                : "Content-Type: application/x-protobuf"};
   if (compression_ != Compression::none) headers.push_back("Content-Encoding: " + std::string(content_encoding(compression_)));
+  for (const auto& [name, value] : cfg_.headers) headers.push_back(name + ": " + value);  // `headers`
   HttpResponse resp = http_.post(url_, headers, *payload);
   SendResult r = classify(resp, sent);
   r.rejected.insert(r.rejected.end(), rejected.begin(), rejected.end());

@@ -112,6 +112,49 @@ std::optional<std::string> set_sink_key(SinkConfig& c, std::string_view key, std
   if (key == "connect_timeout") return duration(c.connect_timeout);
   if (key == "request_timeout" || key == "timeout") return duration(c.request_timeout);
   if (key == "host") return str(c.host);
+  // The keys of docs/configuration.md (common/config.cpp accepts exactly these per sink type).
+  if (key == "timeout_ms" || key == "ack_timeout_ms") {
+    auto n = parse_uint<uint64_t>(value);
+    if (!n || *n == 0 || *n > 3'600'000) return bad("a number of milliseconds in 1 … 3600000");
+    std::chrono::milliseconds ms(*n);
+    if (key == "ack_timeout_ms") c.ack_timeout = ms;
+    else if (c.type == "nats_jetstream") c.publish_timeout = ms;
+    else c.request_timeout = ms;
+    return std::nullopt;
+  }
+  if (key == "replicas") {
+    auto n = parse_uint<int>(value);
+    if (!n || *n < 1 || *n > 5) return bad("a replica count in 1 … 5");
+    c.stream_replicas = *n;
+    return std::nullopt;
+  }
+  if (key == "tls_verify") return boolean(c.tls_verify);
+  if (key == "headers") {
+    c.headers.clear();
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+      };
+      item = trim(item);
+      if (item.empty()) continue;
+      size_t eq = item.find('=');
+      std::string_view name = eq == std::string_view::npos ? std::string_view() : trim(item.substr(0, eq));
+      std::string_view val = eq == std::string_view::npos ? std::string_view() : trim(item.substr(eq + 1));
+      bool ok = !name.empty();
+      for (char ch : name)  // an HTTP token: no separators, no control characters
+        ok = ok && ch > 0x20 && ch < 0x7f && std::string_view("()<>@,;:\\\"/[]?={}").find(ch) == std::string_view::npos;
+      for (char ch : val) ok = ok && (ch == '\t' || (static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f));
+      if (!ok) return bad("a list of name=value HTTP headers separated by commas");
+      c.headers.emplace_back(std::string(name), std::string(val));
+    }
+    return std::nullopt;
+  }
   return "unknown sink key '" + std::string(key) + "'";
 }
 

@@ -51,6 +51,10 @@ struct SinkConfig {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};
   std::string host;  // overrides each event's host in HEC/OTLP metadata when set
+  bool tls_verify = true;  // splunk_hec, otlp_http over https
+  // otlp_http: extra request headers, from `headers = "k1=v1,k2=v2"` (the format of
+  // OTEL_EXPORTER_OTLP_HEADERS), e.g. an authorization header for a collector.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Sets one key from its textual value ("true", "250ms", "5s", "100"): the hook for the TOML

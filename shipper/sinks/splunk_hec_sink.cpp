@@ -68,7 +68,7 @@ SplunkHecSink::SplunkHecSink(const SinkConfig& c, const Clock& clock)
       ack_url_(join_url(c.endpoint, "/services/collector/ack")),
       channel_(c.channel.empty() ? random_guid() : c.channel),
       compression_(parse_compression(c.compression)),
-      http_(HttpTimeouts{c.connect_timeout, c.request_timeout}) {}
+      http_(HttpTimeouts{c.connect_timeout, c.request_timeout, c.tls_verify}) {}
 
 std::string SplunkHecSink::build_body(std::span<const OutEvent> batch, std::vector<size_t>& sent,
                                       std::vector<Rejection>& rejected) const {

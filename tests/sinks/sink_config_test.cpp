@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "shipper/sinks/sink_config.h"
 #include "tests/sinks/http_receiver.h"
 #include "tests/sinks/test_events.h"
@@ -39,6 +40,77 @@ TEST(SinkConfig, SetKeyParsesTypedValues) {
   err = set_sink_key(c, "endpiont", "x");
   ASSERT_TRUE(err);
   EXPECT_NE(err->find("unknown sink key 'endpiont'"), std::string::npos);
+}
+
+// Every key docs/configuration.md lists for a sink (the config layer accepts exactly those) is
+// applied by the sink configuration, the way the shipper's main applies it: a documented key that
+// the sink ignored would be a silent misconfiguration (it happened with timeout_ms).
+TEST(SinkConfig, EveryDocumentedKeyIsApplied) {
+  const char* text = R"([[shipper.sinks]]
+type = "splunk_hec"
+endpoint = "https://hec.example:8088"
+token = "00000000-0000-0000-0000-000000000000"
+index = "sec"
+sourcetype = "ringward:event"
+source = "host-a"
+indexer_ack = true
+ack_timeout_ms = 45000
+timeout_ms = 2000
+tls_verify = false
+batch_size = 100
+flush_interval = "2s"
+compression = "gzip"
+
+[[shipper.sinks]]
+type = "otlp_http"
+endpoint = "http://127.0.0.1:4318"
+encoding = "json"
+timeout_ms = 1500
+headers = "authorization=Bearer abc.def, x-scope-orgid = tenant-1"
+tls_verify = true
+
+[[shipper.sinks]]
+type = "nats_jetstream"
+url = "nats://127.0.0.1:4222"
+stream = "RW"
+subject = "rw.events"
+create_stream = false
+replicas = 3
+max_pending = 64
+timeout_ms = 750
+)";
+  auto loaded = ringward::load_config_text(text, "test.toml");
+  ASSERT_TRUE(loaded.config) << loaded.error;
+  std::vector<SinkConfig> built;
+  for (const auto& sc : loaded.config->shipper.sinks) {
+    SinkConfig c;
+    c.type = sc.type;
+    for (const auto& [k, v] : sc.options) {
+      if (k == "name" || k == "max_retries") continue;  // the shipper's own keys
+      auto e = set_sink_key(c, k, v);
+      EXPECT_FALSE(e) << sc.type << "." << k << " = " << v << ": " << *e;
+    }
+    EXPECT_TRUE(validate(c).empty()) << sc.type << ": " << validate(c).front();
+    built.push_back(c);
+  }
+  ASSERT_EQ(built.size(), 3u);
+  EXPECT_EQ(built[0].request_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(built[0].ack_timeout, std::chrono::milliseconds(45000));
+  EXPECT_FALSE(built[0].tls_verify);
+  EXPECT_EQ(built[1].request_timeout, std::chrono::milliseconds(1500));
+  ASSERT_EQ(built[1].headers.size(), 2u);
+  EXPECT_EQ(built[1].headers[0], std::make_pair(std::string("authorization"), std::string("Bearer abc.def")));
+  EXPECT_EQ(built[1].headers[1], std::make_pair(std::string("x-scope-orgid"), std::string("tenant-1")));
+  EXPECT_EQ(built[2].publish_timeout, std::chrono::milliseconds(750));
+  EXPECT_EQ(built[2].stream_replicas, 3);
+
+  SinkConfig bad;
+  bad.type = "otlp_http";
+  EXPECT_TRUE(set_sink_key(bad, "headers", "no-equals-sign"));
+  EXPECT_TRUE(set_sink_key(bad, "headers", "bad name=x"));
+  EXPECT_TRUE(set_sink_key(bad, "headers", std::string_view("x=a\nInjected: 1")));
+  EXPECT_TRUE(set_sink_key(bad, "timeout_ms", "0"));
+  EXPECT_TRUE(set_sink_key(bad, "replicas", "9"));
 }
 
 TEST(SinkConfig, ValidationNamesTheKey) {
