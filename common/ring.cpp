@@ -140,7 +140,7 @@ void RingWriter::finish() {
 bool RingWriter::try_write(std::span<const uint8_t> payload) {
   uint8_t* p = reserve(static_cast<uint32_t>(payload.size()));
   if (p == nullptr) return false;
-  std::memcpy(p, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());  // an empty span may be null
   finish();
   return true;
 }

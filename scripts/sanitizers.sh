@@ -35,18 +35,22 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 run_mode() {
   local name=$1 sanitize=$2
   local dir="$PREFIX-$name"
+  # GCC 12 warns (-Wtsan) that TSan does not model std::atomic_thread_fence (the rings use
+  # seq_cst fences for the sleep/wake handshake); keep the warning, not as an error.
+  # UBSan's vptr check reports fmt's buffer<char> (its vtable lives in libfmt.so, built without
+  # the check) as "invalid vptr" on every log line: a false positive across the library
+  # boundary, so that one check is off; every other UBSan check stays.
+  local extra=()
+  [[ $sanitize == thread ]] && extra=(-Dcpp_args=-Wno-error=tsan)
+  [[ $sanitize == address,undefined ]] && extra=(-Dcpp_args=-fno-sanitize=vptr)
   if [[ ! -d "$dir" ]]; then
     # b_lundef=false: sanitizer runtimes are linked by the compiler driver, not per library.
-    # GCC 12 warns (-Wtsan) that TSan does not model std::atomic_thread_fence (the rings use
-    # seq_cst fences for the sleep/wake handshake); keep the warning, not as an error.
-    local extra=()
-    [[ $sanitize == thread ]] && extra=(-Dcpp_args=-Wno-error=tsan)
     meson setup "$dir" -Db_sanitize="$sanitize" -Db_lundef=false -Dbuildtype=debugoptimized \
       -Dwerror=false "${extra[@]}"
   fi
   # Sanitizer instrumentation makes GCC 12 report false "maybe-uninitialized" in libstdc++
   # (std::regex, std::function): warnings stay visible, the normal build is the -Werror gate.
-  meson configure "$dir" -Dwerror=false >/dev/null
+  meson configure "$dir" -Dwerror=false "${extra[@]}" >/dev/null
   local suites=()
   for s in "${SUITES[@]}"; do
     if [[ $name == tsan && $s == sandbox ]]; then

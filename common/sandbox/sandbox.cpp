@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -225,7 +226,15 @@ SandboxStatus install_seccomp(const SyscallPolicy& policy) {
       return SandboxStatus::failure(-rc, what + ": enable thread sync");
     }
   }
+  std::vector<std::string_view> plain_allows;  // unconditional allows already added
   for (const SyscallRule& rule : policy.rules) {
+    if (rule.action == SyscallAction::kAllow && rule.conditions.empty()) {
+      // The same plain allow from two tables (the runtime's and a process's own) is one rule.
+      if (std::find(plain_allows.begin(), plain_allows.end(), std::string_view(rule.name)) !=
+          plain_allows.end())
+        continue;
+      plain_allows.emplace_back(rule.name);
+    }
     const int nr = seccomp_syscall_resolve_name(rule.name);
     if (nr == __NR_SCMP_ERROR) {
       return SandboxStatus::failure(EINVAL, what + ": unknown syscall '" + rule.name + "'");
@@ -288,6 +297,29 @@ std::vector<SyscallRule> runtime_syscall_rules() {
       {"clone3", A::kErrno, "flags are behind a pointer seccomp cannot read: ENOSYS makes glibc use clone", {}, ENOSYS},
       {"set_robust_list", A::kAllow, "new threads"},
       {"rseq", A::kAllow, "new threads (glibc registers rseq)"},
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+      // Only in ASan/UBSan/TSan builds (scripts/sanitizers.sh runs the whole pipeline sanitized):
+      // what the sanitizer runtimes call on their own. Production builds never have these.
+      {"pipe2", A::kAllow, "sanitizer: probes whether memory is readable through a pipe"},
+      {"pipe", A::kAllow, "sanitizer: same, older path"},
+      {"sigaltstack", A::kAllow, "sanitizer: alternate signal stack per thread"},
+      {"prctl", A::kAllow, "sanitizer: thread and dumpable settings"},
+      {"getrusage", A::kAllow, "sanitizer: statistics"},
+      {"readlink", A::kAllow, "sanitizer: /proc/self/exe for reports"},
+      {"readlinkat", A::kAllow, "sanitizer: same"},
+      {"open", A::kAllow, "sanitizer: /proc/self/maps for reports"},
+      {"openat", A::kAllow, "sanitizer: same"},
+      {"fstat", A::kAllow, "sanitizer: reading /proc files"},
+      {"newfstatat", A::kAllow, "sanitizer: same"},
+      {"lseek", A::kAllow, "sanitizer: same"},
+      {"getrlimit", A::kAllow, "sanitizer: stack size"},
+      {"prlimit64", A::kAllow, "sanitizer: stack size"},
+      {"sched_getparam", A::kAllow, "sanitizer: thread start"},
+      {"getppid", A::kAllow, "sanitizer: reports"},
+      {"ioctl", A::kAllow, "sanitizer: isatty(stderr) before a report"},
+      {"fcntl", A::kAllow, "sanitizer: pipe flags when printing memory in a report"},
+      {"uname", A::kAllow, "sanitizer: reports"},
+#endif
   };
 }
 
