@@ -82,7 +82,9 @@ TEST(Ring, EverySizeUpToTheMaximumRoundTrips) {
     auto rec = r.next();
     ASSERT_TRUE(rec) << len;
     ASSERT_EQ(rec->size(), len);
-    if (len > 0) ASSERT_EQ(0, std::memcmp(rec->data(), p.data(), len)) << len;  // empty may be null
+    if (len > 0) {  // an empty span's data() may be null
+      ASSERT_EQ(0, std::memcmp(rec->data(), p.data(), len)) << len;
+    }
     EXPECT_EQ(reinterpret_cast<uintptr_t>(rec->data()) % 8, 0u);
     r.commit();
   }
@@ -125,7 +127,9 @@ TEST(Ring, WrapsAroundWithPaddingAndKeepsOrder) {
       auto rec = r.next();
       if (!rec) break;
       auto expect = payload(static_cast<uint32_t>(rec->size()), read);
-      if (!rec->empty()) ASSERT_EQ(0, std::memcmp(rec->data(), expect.data(), rec->size())) << read;
+      if (!rec->empty()) {
+        ASSERT_EQ(0, std::memcmp(rec->data(), expect.data(), rec->size())) << read;
+      }
       ++read;
       r.commit();
     }
