@@ -69,7 +69,8 @@ TEST(ResourceMonitorTest, ReadsItsOwnRssAndThreads) {
   t.join();
   ASSERT_TRUE(after.ok);
   EXPECT_GE(after.rss_bytes, before.rss_bytes + (48u << 20));
-  EXPECT_EQ(after.threads, before.threads + 1);
+  // At least ours (TSan starts its background thread with the first std::thread).
+  EXPECT_GE(after.threads, before.threads + 1);
   EXPECT_GT(after.memory_usage_percent, before.memory_usage_percent);
 }
 
