@@ -410,6 +410,14 @@ bool DiskBuffer::evict_oldest_locked(bool allow_critical, const char* reason) {
     Segment& seg = it->second;
     if (have_active_ && it->first == active_key_) continue;
     if (!allow_critical && seg.noncritical_bytes == 0) continue;
+    // Records a sink has in flight (read, not acknowledged) stay: if that batch never completes
+    // (the shipper stops or crashes while the sink is down), they are replayed from here. A batch
+    // pins at most one or two segments; the next oldest one is evicted instead.
+    bool in_flight = false;
+    for (const auto& sk : sinks_)
+      in_flight = in_flight || (sk.last_read_seq > sk.acked && it->first <= sk.last_read_seq &&
+                                seg.last_seq > sk.acked);
+    if (in_flight) continue;
     std::string data;
     if (seg.end > 0) {
       data.resize(seg.end);
@@ -504,6 +512,7 @@ void DiskBuffer::count_drop_locked(const char* reason, uint64_t seq, uint32_t ta
     if (seq <= s.acked || seq <= s.last_read_seq) continue;  // done, or in flight at the sink
     s.dropped[reason]++;
     s.counters_dirty = true;
+    drops_dirty_ = true;
   }
 }
 
@@ -529,7 +538,12 @@ uint64_t DiskBuffer::min_persisted_locked() const {
 }
 
 void DiskBuffer::persist_all_checkpoints_locked() {
-  for (size_t i = 0; i < sinks_.size(); ++i) persist_checkpoint_locked(i);
+  bool ok = true;
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    persist_checkpoint_locked(i);
+    ok = ok && !sinks_[i].counters_dirty;
+  }
+  if (ok) drops_dirty_ = false;
   last_checkpoint_ns_ = clock_.mono_ns();
 }
 
@@ -553,6 +567,9 @@ void DiskBuffer::collect_garbage_locked() {
 void DiskBuffer::commit() {
   std::lock_guard lk(mu_);
   maybe_fsync_locked(opts_.fsync != FsyncPolicy::interval);
+  // A dropped event has no record to replay: its count must be on disk before the ring position
+  // that handed it over is committed (drops are rare, so this costs nothing in steady state).
+  if (drops_dirty_) persist_all_checkpoints_locked();
 }
 
 void DiskBuffer::tick() {

@@ -182,6 +182,7 @@ class DiskBuffer {
   uint64_t last_checkpoint_ns_ = 0;
   uint64_t last_full_ns_ = 0;
   bool dirty_ = false;
+  bool drops_dirty_ = false;  // a drop was counted that no checkpoint holds yet
   DiskBufferStats st_;
 };
 

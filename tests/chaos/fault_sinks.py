@@ -20,6 +20,10 @@ stand-in (hec_receiver.py, 127.0.0.1) that misbehaves on cue. One scenario per r
               are counted (dropped.shipper.disk_full / buffer_full), the error is reported
               (buffer last_error, the shipper's log), the shipper keeps running, and once the
               sink is back it drains and new events flow again.
+  crash_flapping  the receiver is down half the time (1.5 s phases) and the shipper is killed
+              with SIGKILL in the middle of every phase: afterwards every event reached the
+              receiver (events re-sent after a restart are allowed: HEC cannot de-duplicate),
+              the identity holds, and the kills are the only restarts.
 
 After every scenario, at quiescence: the accounting identity holds exactly (unexplained 0);
 every event id the capture and processor issued either reached the receiver or is explained by a
@@ -88,6 +92,13 @@ SCENARIOS = {
     # in (it probes after 1, 2, 4 s ... while the receiver is down).
     "disk_full": dict(rate=2500, seconds=14, sink={}, root=True, tmpfs="2m", buffer_mb=4,
                       phases=[("normal", {}, 1.0), ("down", {}, 5.0)]),
+    # The shipper is kill -9'd in the middle of every phase while the sink is down half the time
+    # (issue 6's crash test): afterwards every event reached the receiver (re-sent ones allowed:
+    # HEC cannot de-duplicate) and the identity holds; the kills are the only restarts.
+    "crash_flapping": dict(rate=5000, seconds=12, sink={}, kill_shipper=True,
+                           phases=[("normal", {}, 1.5), ("down", {}, 1.5), ("normal", {}, 1.5),
+                                   ("down", {}, 1.5), ("normal", {}, 1.5), ("down", {}, 1.5),
+                                   ("normal", {}, 1.5), ("down", {}, 1.5)]),
 }
 
 
@@ -226,11 +237,20 @@ def run_scenario(name, spec, build_dir, log):
         st = pipe.start()
         shipper_pid = pipe.process(st, "shipper")["pid"]
         with Sampler(pipe) as sampler:
+            kills = []
             for i, (mode, params, secs) in enumerate(spec["phases"]):
                 sampler.phase = f"{i}:{mode}"
                 rx.set_mode(mode, **params)
                 log(f"phase {i}: {mode} {params or ''} for {secs:.1f} s")
-                time.sleep(secs)
+                if spec.get("kill_shipper"):
+                    time.sleep(secs / 2)
+                    k = pipe.kill_child("shipper")  # verified child of our supervisor, by pid
+                    if k:
+                        kills.append(k[0])
+                        log(f"killed the shipper (pid {k[0]}) with SIGKILL")
+                    time.sleep(secs / 2)
+                else:
+                    time.sleep(secs)
             sampler.phase = "recovery"
             rx.set_mode("normal")
             log("phase recovery: normal")
@@ -297,7 +317,7 @@ def run_scenario(name, spec, build_dir, log):
         extra = sum(c - 1 for c in dups.values())
         if dups:
             log(f"ids received more than once: {describe_duplicates(dups, rx.batches(), t0, rx.priorities())}")
-        if dups and extra > retries * BATCH_SIZE:
+        if dups and extra > retries * BATCH_SIZE and not spec.get("kill_shipper"):
             failures.append(f"{extra} duplicate receipts ({fmt_ids(dups)}) but the sink counted only {retries} "
                             f"retries (at most {retries * BATCH_SIZE} events resent)")
         if rstats.get("events_without_id"):
@@ -313,12 +333,19 @@ def run_scenario(name, spec, build_dir, log):
         if dropped:
             order = [i for i in order if prio.get(i) != "critical"]
         inv = first_inversion(order)
-        if inv:
+        if inv and not spec.get("kill_shipper"):  # a restart re-sends from its checkpoint
             failures.append(f"out of order: arrival #{inv[0]} is {inv[2]:#x} ({prio.get(inv[2])}) after "
                             f"{inv[1]:#x} (first arrivals must come in id order per origin)")
 
         # -- the shipper survived --------------------------------------------------------------------
-        if ship["pid"] != shipper_pid or ship["restarts"] != 0 or ship["state"] != "running":
+        if spec.get("kill_shipper"):
+            if not kills:
+                failures.append("the shipper was never killed: the crash scenario did not happen")
+            if ship["restarts"] != len(kills) or ship["state"] != "running":
+                failures.append(f"shipper: {len(kills)} kills but {ship['restarts']} restarts, state "
+                                f"{ship['state']}, last exit {ship['last_exit']!r}")
+            log(f"{len(kills)} shipper kills; {extra} duplicate receipts re-sent after restarts")
+        elif ship["pid"] != shipper_pid or ship["restarts"] != 0 or ship["state"] != "running":
             failures.append(f"shipper did not survive the fault: pid {shipper_pid} -> {ship['pid']}, restarts "
                             f"{ship['restarts']}, state {ship['state']}, last exit {ship['last_exit']!r}")
         if ship["counters"].get("buffered", 0) != 0 or psink.get("backlog", 0) != 0:

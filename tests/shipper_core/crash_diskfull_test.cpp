@@ -190,6 +190,50 @@ TEST(DiskBufferCrash, DeliveredCountAndReplayAddUpAfterKill9) {
   }
 }
 
+// A refused append (here: an event over the 16 MiB record limit) has no record to replay: its
+// drop count must be on disk once commit() returned (the shipper commits the ring position right
+// after), under the `interval` policy too. Kill -9 right after commit(), reopen: the drop is there.
+TEST(DiskBufferCrash, DropCountedBeforeCommitSurvivesKill9) {
+  TempDir d;
+  DiskBufferOptions o;
+  o.dir = d.path() / "buf";
+  o.sinks = {"a"};
+  o.fsync = FsyncPolicy::interval;
+  o.fsync_interval = std::chrono::milliseconds(60'000);  // no timed checkpoint
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    SystemClock clock;
+    io::IoError err;
+    auto b = DiskBuffer::open(o, clock, err);
+    if (!b) ::_exit(2);
+    if (!b->append(make_event(1)).stored) ::_exit(3);
+    if (b->append(make_event(2, schema::Priority::NORMAL, 17u << 20)).stored) ::_exit(4);
+    b->commit();
+    char c = 1;
+    if (::write(pipefd[1], &c, 1) != 1) ::_exit(5);
+    ::pause();
+  }
+  ::close(pipefd[1]);
+  char c = 0;
+  ASSERT_EQ(::read(pipefd[0], &c, 1), 1);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(pipefd[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  SystemClock clock;
+  io::IoError err;
+  auto b = DiskBuffer::open(o, clock, err);
+  ASSERT_TRUE(b) << err.what;
+  EXPECT_EQ(b->stats().sinks.at(0).dropped[kDropIoError], 1u)
+      << "the dropped oversized event is neither in the buffer nor counted after the crash";
+  EXPECT_EQ(drain_ids(*b, 0).size(), 1u);
+}
+
 class Tmpfs {
  public:
   explicit Tmpfs(const std::filesystem::path& p) : p_(p) {
