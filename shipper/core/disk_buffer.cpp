@@ -454,8 +454,8 @@ bool DiskBuffer::evict_oldest_locked(bool allow_critical, const char* reason) {
       off += p.total;
       if (p.header.seq <= min_ack) continue;  // every sink is done with it
       if (!allow_critical && is_critical(p.header.priority)) {
-        // Carried only for the sinks that have not read it yet: a sink that has it in flight
-        // delivers it from its batch (a copy at the tail would be delivered and counted twice).
+        // Carried only for the sinks that still need it: one that acknowledged it, or has it in
+        // a batch, would get the copy at the tail as well and deliver and count it twice.
         std::vector<uint32_t> tags;
         size_t applicable = 0;
         for (const auto& sk : sinks_) {
