@@ -281,6 +281,36 @@ TEST(DiskBuffer, InFlightRecordsSurviveTheCapAndAreNotCarriedTwice) {
   for (uint64_t c : critical) EXPECT_TRUE(got_b.count(c)) << "critical " << c << " lost for b";
 }
 
+// A Critical record carried forward at the cap goes only to the sinks that still need it: a sink
+// that already acknowledged it does not get the copy (it would deliver it twice).
+TEST(DiskBuffer, CarriedCriticalSkipsSinksThatAcknowledgedIt) {
+  TempDir d;
+  ManualClock clock;
+  auto o = opts_for(d, {"a", "b"});
+  o.max_bytes = 1 << 20;
+  o.segment_bytes = 64 << 10;
+  auto b = open_ok(o, clock);
+  std::set<uint64_t> critical;
+  for (uint64_t i = 1; i <= 100; ++i) {
+    auto p = i % 10 == 0 ? schema::Priority::CRITICAL : schema::Priority::NORMAL;
+    if (p == schema::Priority::CRITICAL) critical.insert(i);
+    ASSERT_TRUE(b->append(make_event(i, p, 400)).stored);
+  }
+  auto first_a = drain(*b, 0);  // sink a delivers and acknowledges all 100; b is behind
+  ASSERT_EQ(first_a.size(), 100u);
+  const size_t rec = record::framed_size(make_event(1, schema::Priority::NORMAL, 400).record.size());
+  const uint64_t n = 100 + 2 * (1 << 20) / rec;
+  for (uint64_t i = 101; i <= n; ++i)
+    ASSERT_TRUE(b->append(make_event(i, schema::Priority::NORMAL, 400)).stored);
+  ASSERT_GT(b->stats().carried_critical, 0u);
+  for (uint64_t id : drain(*b, 0))
+    EXPECT_FALSE(critical.count(id)) << "critical " << id << " delivered to a again";
+  auto all_b = drain(*b, 1);
+  std::set<uint64_t> got_b(all_b.begin(), all_b.end());
+  for (uint64_t c : critical) EXPECT_TRUE(got_b.count(c)) << "critical " << c << " lost for b";
+  EXPECT_EQ(all_b.size(), got_b.size());
+}
+
 TEST(DiskBuffer, CriticalOnlyFloodDropsOldestCriticalCounted) {
   TempDir d;
   ManualClock clock;
