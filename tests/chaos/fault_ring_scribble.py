@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CHILDREN, HarnessError, Pipeline, describe_accounting  # noqa: E402
+from harness import CHILDREN, HarnessError, Pipeline, describe_accounting, wait_quiescent  # noqa: E402
 
 HEADER = 320  # sizeof(RingHeader): geometry line, then write_pos, read_pos, wake words
 OFF_CAPACITY = 16
@@ -170,7 +170,23 @@ def main():
             raw.close()
             out.close()
 
-        st = pipe.status()
+        # The identity is exact only at quiescence (while events flow, the pages and the ring
+        # positions are read at slightly different moments). The source is unbounded, so pause
+        # capture (our child, by pid) until nothing is in flight and the counters stand still;
+        # a pause that lands between its counter and ring publications is retried.
+        for attempt in range(3):
+            cap = pipe.process(pipe.status(), "capture")["pid"]
+            if not pipe.is_child_of_supervisor(cap, pipe.proc.pid, "capture"):
+                failures.append(f"capture pid {cap} is not our supervisor's child")
+                break
+            os.kill(cap, signal.SIGSTOP)
+            try:
+                st = wait_quiescent(pipe, 30, what="quiescence with capture paused")
+            finally:
+                os.kill(cap, signal.SIGCONT)
+            if st["accounting"]["unexplained"] == 0:
+                break
+            time.sleep(0.2)
         acc = st["accounting"]
         print("scribble: " + describe_accounting(acc))
         pc, sc = counters(st, "processor"), counters(st, "shipper")
