@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <kj/exception.h>
@@ -108,17 +109,31 @@ inline bool word_printable_ascii(uint64_t x) {
 }
 
 // True when the bytes can be printed as they are: valid UTF-8 without control characters.
+// `p` must be a Cap'n Proto blob as the reader returns it: it starts on a word boundary of the
+// segment and its last word is inside the (bounds-checked) segment, so the final partial word is
+// read whole and the bytes past `n` (padding) are masked out instead of walked one by one.
 bool printable(const unsigned char* p, size_t n) {
+  static_assert(std::endian::native == std::endian::little, "the tail mask assumes little-endian");
   size_t i = 0;
+  bool all_words_ascii = true;
   for (; i + 8 <= n; i += 8) {
     uint64_t x;
     std::memcpy(&x, p + i, 8);
-    if (!word_printable_ascii(x)) break;
+    if (!word_printable_ascii(x)) {
+      all_words_ascii = false;
+      break;
+    }
   }
-  if (i == n) return true;
+  if (all_words_ascii) {
+    if (i == n) return true;
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t pad = ~uint64_t{0} << ((n - i) * 8);  // bytes past the end of the blob
+    if (word_printable_ascii((x & ~pad) | (0x6161616161616161ULL & pad))) return true;
+  }
   bool ascii_printable = true;
-  for (; i < n; ++i) {
-    const unsigned char c = p[i];
+  for (size_t k = 0; k < n; ++k) {
+    const unsigned char c = p[k];
     if (c < 0x20 || c == 0x7F) return false;
     ascii_printable &= (c < 0x80);
   }
@@ -255,7 +270,7 @@ ValidationResult Validator::validate_at(std::span<const std::byte> record, Decod
   }
 }
 
-ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
+ValidationResult Validator::check(const schema::Event::Reader& ev, uint64_t now_mono,
                                   uint64_t now_wall) const {
   using R = ValidationReason;
   const ValidationConfig& c = config_;
@@ -286,7 +301,7 @@ ValidationResult Validator::check(schema::Event::Reader ev, uint64_t now_mono,
 
   bool escape = false;
   if (!valid_comm(ev.getComm(), process_kind, escape)) return fail(R::kBadComm, "comm");
-  if (ev.hasParentComm() && !valid_comm(ev.getParentComm(), false, escape)) {
+  if (!valid_comm(ev.getParentComm(), false, escape)) {
     return fail(R::kBadComm, "parentComm");
   }
 

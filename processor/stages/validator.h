@@ -128,7 +128,7 @@ class Validator {
   // Checks an already decoded event (e.g. one built by the processor itself). `now_*` are the
   // clock readings to judge timestamps against. Throws kj::Exception on malformed pointers:
   // validate() catches it, callers of this overload must too.
-  ValidationResult check(schema::Event::Reader event, uint64_t now_mono, uint64_t now_wall) const;
+  ValidationResult check(const schema::Event::Reader& event, uint64_t now_mono, uint64_t now_wall) const;
 
   const ValidationCounters& counters() const { return counters_; }
   const ValidationConfig& config() const { return config_; }

@@ -7,6 +7,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -236,6 +237,43 @@ TEST_F(ValidatorTest, ChecksStrings) {
   }));
   EXPECT_TRUE(u.ok());
   EXPECT_FALSE(u.needs_escape);
+}
+
+// The printable check reads a blob's last word whole and masks the padding: a control or
+// non-ASCII byte at any position of any length up to three words is still seen, and junk in the
+// padding bytes past the end (hostile writers need not zero them) is not mistaken for content.
+TEST_F(ValidatorTest, SeesEveryByteOfAPathWhateverItsLengthAndPadding) {
+  for (size_t len = 1; len <= 24; ++len) {
+    for (size_t bad = 0; bad < len; ++bad) {
+      for (unsigned char c : {0x01, 0x7f, 0xff}) {
+        std::string path(len, 'p');
+        path[bad] = static_cast<char>(c);
+        const auto r = check(file_open([&](auto ev) {
+          ev.getKind().getFileOpen().setPath(data(path.data(), path.size()));
+        }));
+        ASSERT_TRUE(r.ok()) << "len " << len << " at " << bad;
+        EXPECT_TRUE(r.needs_escape) << "len " << len << " byte " << int(c) << " at " << bad;
+      }
+    }
+    // Clean path, padding after it filled with control bytes: still printable, no escaping.
+    std::string clean(len, 'p');
+    auto bytes = file_open([&](auto ev) {
+      ev.getKind().getFileOpen().setPath(data(clean.data(), clean.size()));
+    });
+    // Find the path's bytes through a reader over the same buffer.
+    std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
+    std::memcpy(words.data(), bytes.data(), bytes.size());
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
+    const auto* at = reader.getRoot<schema::Event>().getKind().getFileOpen().getPath().begin();
+    auto it = bytes.begin() + (reinterpret_cast<const std::byte*>(at) -
+                               reinterpret_cast<const std::byte*>(words.data()));
+    for (auto p = it + static_cast<std::ptrdiff_t>(len);
+         p != bytes.end() && (p - bytes.begin()) % 8 != 0; ++p)
+      *p = std::byte{0x01};
+    const auto r = check(std::move(bytes));
+    ASSERT_TRUE(r.ok()) << "len " << len;
+    EXPECT_FALSE(r.needs_escape) << "len " << len;
+  }
 }
 
 TEST_F(ValidatorTest, RejectsForgedAndUnknownKinds) {
