@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <array>
+#include <charconv>
 #include <cstring>
+#include <type_traits>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -54,7 +57,13 @@ class Obj {
   void text(std::string_view k, capnp::Text::Reader v) { append_json_string(as_view(v), key(k)); }
   template <class T>
   void num(std::string_view k, T v) {
-    fmt::format_to(std::back_inserter(key(k)), "{}", v);
+    if constexpr (std::is_integral_v<T>) {
+      char buf[24];
+      const auto r = std::to_chars(buf, buf + sizeof buf, v);
+      key(k).append(buf, static_cast<size_t>(r.ptr - buf));
+    } else {
+      fmt::format_to(std::back_inserter(key(k)), "{}", v);
+    }
   }
   void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
   void addr(std::string_view k, capnp::Data::Reader v) { str(k, format_address(v)); }
@@ -180,36 +189,49 @@ void kind_fields(Event::Reader ev, Obj& o, std::string& out) {
 
 void append_json_string(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Bytes copied as they are: printable ASCII except the quote and the backslash. Runs of them
+  // (nearly all of most strings) go out with one append.
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x7f; ++c) t[static_cast<size_t>(c)] = c != '"' && c != '\\';
+    return t;
+  }();
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    size_t run = i;
+    while (run < n && kPlain[p[run]]) ++run;
+    if (run != i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == n) break;
+    }
+    const unsigned char c = p[i];
     if (c >= 0x80) {
-      size_t n = utf8_sequence(s, i);
-      if (n == 0) {
-        out += "\\\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
+      const size_t len = utf8_sequence(s, i);
+      if (len == 0) {
+        const char esc[5] = {'\\', '\\', 'x', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, sizeof esc);
         ++i;
       } else {
-        out.append(s.data() + i, n);
-        i += n;
+        out.append(s.data() + i, len);
+        i += len;
       }
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
+      case '"': out.append("\\\"", 2); break;
+      case '\\': out.append("\\\\", 2); break;
+      case '\n': out.append("\\n", 2); break;
+      case '\r': out.append("\\r", 2); break;
+      case '\t': out.append("\\t", 2); break;
+      default: {  // other control characters and DEL
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, sizeof esc);
+      }
     }
     ++i;
   }

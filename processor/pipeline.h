@@ -47,7 +47,7 @@ class Pipeline {
   void tick();
 
  private:
-  void handle(std::span<const uint8_t> record);
+  void handle(std::span<const uint8_t> record, uint64_t now_mono, uint64_t now_wall);
   void forward(capnp::MessageBuilder& msg);
   void forward_raw(std::span<const uint8_t> record);
   void generate(const std::function<void(schema::Event::Builder)>& fill);
