@@ -1,11 +1,17 @@
 #include "capture/emitter.h"
 
 #include <capnp/message.h>
+#include <kj/common.h>
+
+#include <optional>
 #include <spdlog/spdlog.h>
 
 #include "common/event_codec.h"
 
 namespace ringward::capture {
+namespace {
+constexpr size_t kSegmentWords = 512;  // 4 KiB: the largest event (HTTP, 2 KiB of payload) fits
+}  // namespace
 
 CaptureEmitter::CaptureEmitter(RingWriter& ring, StatsWriter& stats, const Clock& clock,
                                std::string host, size_t overflow_limit)
@@ -14,7 +20,8 @@ CaptureEmitter::CaptureEmitter(RingWriter& ring, StatsWriter& stats, const Clock
       clock_(clock),
       host_(std::move(host)),
       overflow_limit_(overflow_limit),
-      wall_offset_ns_(static_cast<int64_t>(clock.wall_ns()) - static_cast<int64_t>(clock.mono_ns())) {
+      wall_offset_ns_(static_cast<int64_t>(clock.wall_ns()) - static_cast<int64_t>(clock.mono_ns())),
+      segment_(new capnp::word[kSegmentWords]()) {
   c_captured_ = stats_.counter("captured");
   c_written_ = stats_.counter("written");
   c_dropped_overflow_ = stats_.counter("dropped.capture.overflow");
@@ -44,7 +51,13 @@ uint64_t CaptureEmitter::next_id() {
 
 bool CaptureEmitter::emit(schema::Priority priority,
                           kj::FunctionParam<void(schema::Event::Builder)> fill) {
-  capnp::MallocMessageBuilder msg(512);
+  std::optional<capnp::MallocMessageBuilder> owned;
+  capnp::MallocMessageBuilder& msg =
+      segment_busy_ ? owned.emplace(kSegmentWords)
+                    : owned.emplace(kj::arrayPtr(segment_.get(), kSegmentWords));
+  const bool took_segment = !segment_busy_;
+  segment_busy_ = true;
+  KJ_DEFER(if (took_segment) segment_busy_ = false);
   auto ev = msg.initRoot<schema::Event>();
   uint64_t id = next_id();
   ev.setId(id);

@@ -12,7 +12,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
+
+#include <capnp/common.h>
 
 #include "capture/source.h"
 #include "common/clock.h"
@@ -58,7 +61,11 @@ class CaptureEmitter final : public Emitter {
   int64_t wall_offset_ns_;
   std::deque<Pending> queue_[4];  // per priority, each in id order
   size_t queued_ = 0;
-  std::string scratch_;
+  // First segment of every event's message, reused: zeroed once here, and Cap'n Proto zeroes
+  // the part a message used when the builder goes away (a fresh 4 KiB calloc per event cost
+  // ~14 % of capture's CPU under HTTP load). `segment_busy_` guards against a nested emit.
+  std::unique_ptr<capnp::word[]> segment_;
+  bool segment_busy_ = false;
   // Stats indices.
   size_t c_captured_, c_written_, c_dropped_overflow_, c_ring_pos_, c_epoch_, c_seq_, c_lost_records_;
 };

@@ -72,6 +72,50 @@ TEST(Emitter, IdsAreUniqueMonotonicAndSurviveARestart) {
   }
 }
 
+// The emitter reuses one message segment: an event must carry nothing of the one before it,
+// whether that one was large (an HTTP exchange with payloads) or overflowed the segment.
+TEST(Emitter, ReusedSegmentCarriesNothingOverFromThePreviousEvent) {
+  Fixture f;
+  RingWriter w(f.ring.p, f.ring.size);
+  StatsWriter s(f.page.p, f.page.size);
+  CaptureEmitter e(w, s, f.clock, "h", 64);
+  for (size_t payload : {size_t{1000}, size_t{9000}}) {  // fits the segment; overflows it
+    const std::string body(payload, 'b');
+    e.emit(schema::Priority::NORMAL, [&](schema::Event::Builder ev) {
+      ev.setMonoNs(1);
+      ev.setPid(7);
+      auto h = ev.initKind().initHttp();
+      h.setMethod("GET");
+      h.setStatus(503);
+      h.setRequest(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(body.data()), body.size()));
+    });
+    emit_one(e, schema::Priority::NORMAL);
+  }
+  e.flush();
+  RingReader r(f.ring.p, f.ring.size);
+  EventDecoder d;
+  std::vector<std::string> got;
+  while (auto rec = r.next()) {
+    auto ev = d.decode(*rec);
+    ASSERT_TRUE(ev);
+    if (ev->getKind().isHttp()) {
+      EXPECT_EQ(ev->getPid(), 7u);
+      EXPECT_EQ(ev->getKind().getHttp().getStatus(), 503);
+      got.push_back("http" + std::to_string(ev->getKind().getHttp().getRequest().size()));
+    } else {
+      ASSERT_TRUE(ev->getKind().isProcessExit());
+      EXPECT_EQ(ev->getPid(), 0u);
+      EXPECT_EQ(ev->getKind().getProcessExit().getExitCode(), 0);
+      EXPECT_FALSE(ev->hasComm());
+      got.push_back("exit" + std::to_string(rec->size()));
+    }
+  }
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0], "http1000");
+  EXPECT_EQ(got[2], "http9000");
+  EXPECT_EQ(got[1], got[3]);  // the same small event, byte for byte the same size both times
+}
+
 TEST(Emitter, FullRingShedsLowestPriorityFirstAndCountsEveryDrop) {
   Fixture f(4096);
   RingWriter w(f.ring.p, f.ring.size);
