@@ -122,26 +122,22 @@ Derived HttpAnalyzer::observe(const ExchangeView& ex, uint64_t mono_ns) {
   counters_.requests_parsed += reqs.messages.size();
   if (reqs.error) ++counters_.malformed[static_cast<size_t>(*reqs.error)];
 
-  std::vector<std::string_view> methods;
-  methods.reserve(reqs.messages.size());
+  std::vector<std::string_view>& methods = methods_;
+  methods.clear();
   for (const RequestHead& r : reqs.messages) methods.push_back(r.method);
   const ParseResult<ResponseHead> resps = parse_responses(ex.response, config_.parse, methods);
   counters_.responses_parsed += resps.messages.size();
   if (resps.error) ++counters_.malformed[static_cast<size_t>(*resps.error)];
   if (reqs.truncated || resps.truncated) ++counters_.truncated_buffers;
 
-  std::vector<const ResponseHead*> finals;
+  std::vector<const ResponseHead*>& finals = finals_;
+  finals.clear();
   for (const ResponseHead& r : resps.messages) {
     if (!r.interim) finals.push_back(&r);
   }
 
-  // The request side: parsed requests, or the kernel's method/target when the bytes do not parse.
-  struct Req {
-    std::string_view method;
-    std::string_view target;
-    const RequestHead* head;
-  };
-  std::vector<Req> requests;
+  std::vector<Req>& requests = requests_;
+  requests.clear();
   for (const RequestHead& r : reqs.messages) requests.push_back({r.method, r.target, &r});
   if (requests.empty()) {
     if (ex.method.empty() || ex.method.size() > 24 || !valid_fallback_target(ex.target)) {

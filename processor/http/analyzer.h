@@ -95,6 +95,13 @@ class HttpAnalyzer {
   std::string service_for(const RequestHead* req, const ExchangeView& ex);
   uint64_t window_time(uint64_t mono_ns) const;
 
+  // One request of an exchange: parsed, or the kernel's method/target when the bytes do not parse.
+  struct Req {
+    std::string_view method;
+    std::string_view target;
+    const RequestHead* head;
+  };
+
   HttpConfig config_;
   const Clock& clock_;
   RouteNormalizer routes_;
@@ -104,6 +111,10 @@ class HttpAnalyzer {
   std::unordered_set<std::string> services_;
   HttpCounters counters_;
   uint64_t last_report_ns_;
+  // Per-exchange scratch, kept to reuse its capacity (observe() runs for every exchange).
+  std::vector<std::string_view> methods_;
+  std::vector<const ResponseHead*> finals_;
+  std::vector<Req> requests_;
 };
 
 }  // namespace ringward::http

@@ -4,6 +4,8 @@
 #include "processor/http/http_parse.h"
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 
 namespace ringward::http {
 namespace {
@@ -12,15 +14,34 @@ constexpr uint64_t kMaxContentLength = 1ULL << 53;
 
 enum class Step : uint8_t { kOk, kTruncated, kMalformed };
 
-bool is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+// Byte classes of RFC 9110, as tables: header parsing runs on every captured exchange.
+constexpr auto kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[static_cast<size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                (c >= '0' && c <= '9') ||
+                                std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                                    std::string_view::npos;
   }
+  return t;
+}();
+// Field-value bytes: anything but NUL, other controls (HT is allowed) and DEL.
+constexpr auto kValueByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = (c >= 0x20 || c == '\t') && c != 0x7f;
+  return t;
+}();
+
+inline bool is_tchar(unsigned char c) { return kTchar[c]; }
+
+// Case-insensitive comparison of a token (tchars only, already checked) with a lower-case name of
+// letters and '-': OR-ing 0x20 lower-cases a letter and maps no other tchar onto a letter or '-'.
+inline bool token_is(std::string_view token, std::string_view lower_name) {
+  if (token.size() != lower_name.size()) return false;
+  for (size_t i = 0; i < token.size(); ++i) {
+    if ((static_cast<unsigned char>(token[i]) | 0x20) != static_cast<unsigned char>(lower_name[i])) return false;
+  }
+  return true;
 }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -119,19 +140,19 @@ Step parse_headers(std::string_view in, size_t& pos, const ParseLimits& limits, 
     }
     const std::string_view value = trim_ows(line.substr(colon + 1));
     for (unsigned char c : value) {
-      if (c == 0 || (c < 0x20 && c != '\t') || c == 0x7f) {
+      if (!kValueByte[c]) {
         why = Malformed::kBadHeader;
         return Step::kMalformed;
       }
     }
-    if (iequals(name, "host")) {
+    if (token_is(name, "host")) {
       if (h.has_host) {  // two Host headers: ambiguous routing, refuse (RFC 9112 3.2)
         why = Malformed::kBadHost;
         return Step::kMalformed;
       }
       h.has_host = true;
       h.host = value;
-    } else if (iequals(name, "content-length")) {
+    } else if (token_is(name, "content-length")) {
       uint64_t v = 0;
       if (!parse_decimal(value, kMaxContentLength, v) ||
           (h.content_length && *h.content_length != v)) {
@@ -139,7 +160,7 @@ Step parse_headers(std::string_view in, size_t& pos, const ParseLimits& limits, 
         return Step::kMalformed;
       }
       h.content_length = v;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (token_is(name, "transfer-encoding")) {
       // Only the last coding decides the framing; "chunked" must be last to be chunked.
       const size_t comma = value.rfind(',');
       const std::string_view last =
@@ -150,13 +171,13 @@ Step parse_headers(std::string_view in, size_t& pos, const ParseLimits& limits, 
       }
       h.chunked = iequals(last, "chunked");
       saw_te = true;
-    } else if (iequals(name, "content-encoding")) {
+    } else if (token_is(name, "content-encoding")) {
       // Several codings may be stacked; the outermost (last) one is what the bytes are in.
       const size_t comma = value.rfind(',');
       h.coding = coding_from_token(comma == std::string_view::npos ? value : value.substr(comma + 1));
-    } else if (iequals(name, "content-type")) {
+    } else if (token_is(name, "content-type")) {
       h.content_type = value;
-    } else if (iequals(name, "connection")) {
+    } else if (token_is(name, "connection")) {
       if (icontains(value, "close")) h.connection_close = true;
       if (icontains(value, "keep-alive")) h.connection_keep_alive = true;
     }
