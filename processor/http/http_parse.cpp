@@ -34,8 +34,9 @@ constexpr auto kValueByte = [] {
 
 inline bool is_tchar(unsigned char c) { return kTchar[c]; }
 
-// Case-insensitive comparison of a token (tchars only, already checked) with a lower-case name of
-// letters and '-': OR-ing 0x20 lower-cases a letter and maps no other tchar onto a letter or '-'.
+// Case-insensitive comparison of a token with a lower-case name of letters and '-': OR-ing 0x20
+// lower-cases a letter and maps no other byte onto a letter or '-' except CR (0x0D -> '-'), which
+// never reaches here (take_line refuses a bare CR; header names are tchars).
 inline bool token_is(std::string_view token, std::string_view lower_name) {
   if (token.size() != lower_name.size()) return false;
   for (size_t i = 0; i < token.size(); ++i) {
@@ -52,15 +53,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
-}
-
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.empty()) return true;
-  if (hay.size() < needle.size()) return false;
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (iequals(hay.substr(i, needle.size()), needle)) return true;
-  }
-  return false;
 }
 
 std::string_view trim_ows(std::string_view v) {
@@ -178,8 +170,16 @@ Step parse_headers(std::string_view in, size_t& pos, const ParseLimits& limits, 
     } else if (token_is(name, "content-type")) {
       h.content_type = value;
     } else if (token_is(name, "connection")) {
-      if (icontains(value, "close")) h.connection_close = true;
-      if (icontains(value, "keep-alive")) h.connection_keep_alive = true;
+      // A list of options (RFC 9110 7.6.1): compared option by option, so "close" inside
+      // another word does not count.
+      for (size_t start = 0; start <= value.size();) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string_view::npos) comma = value.size();
+        const std::string_view option = trim_ows(value.substr(start, comma - start));
+        if (token_is(option, "close")) h.connection_close = true;
+        if (token_is(option, "keep-alive")) h.connection_keep_alive = true;
+        start = comma + 1;
+      }
     }
   }
   if (saw_te && h.content_length) {

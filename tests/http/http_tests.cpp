@@ -100,6 +100,29 @@ TEST(Parse, SmugglingFramingDropsContentLength) {
   EXPECT_EQ(r.messages[1].target, "/next");
 }
 
+// Header names match case-insensitively; Connection is a list of options matched whole.
+TEST(Parse, HeaderNamesAnyCaseAndConnectionOptions) {
+  const auto r = parse_requests(
+      "GET /a HTTP/1.1\r\nHOST: Example.COM\r\ncOnTeNt-LeNgTh: 0\r\nConnection: Upgrade ,  CLOSE\r\n\r\n"
+      "GET /b HTTP/1.1\r\nHost: b\r\nConnection: closed-loop, keep-alive-ish\r\n\r\n"
+      "GET /c HTTP/1.1\r\nHost: c\r\nconnection: Keep-Alive\r\n\r\n",
+      ParseLimits{});
+  ASSERT_EQ(r.messages.size(), 3u);
+  EXPECT_TRUE(r.messages[0].headers.has_host);
+  EXPECT_EQ(r.messages[0].headers.host, "Example.COM");
+  EXPECT_EQ(r.messages[0].headers.content_length, 0u);
+  EXPECT_TRUE(r.messages[0].headers.connection_close);
+  EXPECT_FALSE(r.messages[0].headers.connection_keep_alive);
+  EXPECT_FALSE(r.messages[1].headers.connection_close);
+  EXPECT_FALSE(r.messages[1].headers.connection_keep_alive);
+  EXPECT_FALSE(r.messages[2].headers.connection_close);
+  EXPECT_TRUE(r.messages[2].headers.connection_keep_alive);
+  // A name that only looks like a known one under a naive case fold is not that header.
+  const auto odd = parse_requests("GET / HTTP/1.1\r\nHos^: x\r\n\r\n", ParseLimits{});
+  ASSERT_EQ(odd.messages.size(), 1u);
+  EXPECT_FALSE(odd.messages[0].headers.has_host);
+}
+
 TEST(Parse, HardCaps) {
   ParseLimits limits;
   limits.max_messages_per_buffer = 2;
