@@ -14,7 +14,8 @@ capture_syscall_loop built, and nginx + wrk for the HTTP figure):
             open/close at increasing rates, kernel drops and `captured` read from status --json
   profile   per-program BPF run time (kernel.bpf_stats_enabled, restored afterwards) during wrk
 --compare BEFORE_BUILD adds the capture of another build as a third variant of every round, so
-before/after ratios come from one run.
+before/after ratios come from one run; with --compare-scope all the whole pipeline of that build
+runs as the third variant (for changes in the processor or shipper).
 --mode source attaches only the eBPF source (bench capture_attach: BPF programs + consumer that
 counts records, no pipeline) to separate kernel-side cost from user-space cost.
 Usage: capture_bench.py --build-dir B [--mode agent|source] SUBCOMMAND [--pairs N] [--seconds S]
@@ -331,7 +332,9 @@ def cmd_pairs(args, which):
             w.append(("getpid_per_s_control", lambda: run_loop(args.build_dir, "getpid", 1)))
         log(f"start [load {loadavg()}] mode {args.mode}, {args.pairs} pairs, {args.seconds} s each")
         variants = [("detached", None), ("attached", args.build_dir)]
-        if args.compare:
+        if args.compare and args.compare_scope == "all":
+            variants.append(("before", os.path.abspath(args.compare)))
+        elif args.compare:
             hybrid = hybrid_build(os.path.abspath(args.compare), args.build_dir)
             variants.append(("before", hybrid))
         summarize(pairs(variants, args.mode, w, args.pairs), args.mode)
@@ -461,8 +464,11 @@ def main():
     ap.add_argument("command", choices=["overhead", "syscalls", "all", "rate", "profile"])
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4)
-    ap.add_argument("--compare", help="a build dir of the previous capture: adds a 'before' "
-                    "variant to every round (only its capture binaries are used)")
+    ap.add_argument("--compare-scope", choices=["capture", "all"], default="capture",
+                    help="with --compare: take only the capture binaries from the other build "
+                         "(default), or the whole pipeline (before/after of user-space changes)")
+    ap.add_argument("--compare", help="a build dir of an earlier commit: adds a 'before' "
+                    "variant to every round (see --compare-scope)")
     ap.add_argument("--rates", default="5000,10000,20000,50000,100000,200000,0")
     ap.add_argument("--procs", type=int, default=1, help="rate: parallel generator processes")
     args = ap.parse_args()

@@ -42,12 +42,39 @@ static __always_inline __u64 http__conn_key(struct sock *sk) {
   return (1ULL << 63) | (hash << 32) | ports;
 }
 
+/* Sockets this program has decided to ignore for their lifetime: the client end of a loopback
+ * connection (its server end reports every exchange). Socket-local storage lives and dies with
+ * its socket, so the map is bounded by the sockets that exist; a marked socket costs one lookup
+ * per send/receive instead of the register walk, user-memory reads and slot probe below (on
+ * loopback that is half of all the runs). */
+#define RW_SK_SKIP 1
+
+struct {
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, __u8);
+} rw_http_sk SEC(".maps");
+
+static __always_inline bool http__peer_is_loopback(struct sock *sk, __u16 family) {
+  if (family == RW_AF_INET) return (sk->__sk_common.skc_daddr & 0xff) == 127;
+  __u32 a0 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[0];
+  __u32 a1 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[1];
+  __u32 a2 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2];
+  __u32 a3 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3];
+  if (a0 || a1) return false;
+  if (a2 == bpf_htonl(0x0000ffff)) return (a3 & 0xff) == 127; /* v4-mapped 127.0.0.0/8 */
+  return a2 == 0 && a3 == bpf_htonl(1);                        /* ::1 */
+}
+
 static __always_inline int http__sock(struct sock *sk, int ret, int flags, int dir) {
   if (ret < 8) return 0;
   if (dir == RW_DIR_IN && (flags & RW_MSG_PEEK)) return 0; /* the bytes will be read again */
   if (sk->sk_type != RW_SOCK_STREAM || sk->sk_protocol != RW_IPPROTO_TCP) return 0;
   __u16 family = sk->__sk_common.skc_family;
   if (family != RW_AF_INET && family != RW_AF_INET6) return 0;
+  __u8 *mark = bpf_sk_storage_get(&rw_http_sk, sk, 0, 0);
+  if (mark && *mark == RW_SK_SKIP) return 0;
   struct task_struct *task = bpf_get_current_task_btf();
   if (task->flags & RW_PF_KTHREAD) return 0; /* no user registers to read */
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -76,7 +103,17 @@ static __always_inline int http__sock(struct sock *sk, int ret, int flags, int d
     peek = v.base;
   }
   if (bpf_probe_read_user(first, sizeof(first), (const void *)peek) != 0) return 0;
-  return http__data(dir, first, http__conn_key(sk), sk, 0, buf, iov, iovcnt, ret);
+  int what = http__classify(first);
+  if (what == HTTP_NONE) return 0;
+  /* A request sent to a loopback peer: this is the client end, and the server end on this host
+   * reports the exchange. Remember it, so the rest of this connection exits at the lookup. */
+  if (what == HTTP_REQUEST && dir == RW_DIR_OUT && !rw_cfg.http_capture_client_loopback &&
+      http__peer_is_loopback(sk, family)) {
+    mark = bpf_sk_storage_get(&rw_http_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (mark) *mark = RW_SK_SKIP;
+    return 0;
+  }
+  return http__data(dir, what, http__conn_key(sk), sk, 0, buf, iov, iovcnt, ret);
 }
 
 SEC("tp_btf/sock_send_length")

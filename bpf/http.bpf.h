@@ -29,6 +29,7 @@ struct {
  * bytes here; that corrupts captured payload, never memory, and is rare enough to accept. */
 struct http_scratch {
   char buf[2 * RW_HTTP_MAX];
+  struct rw_envelope env; /* filled once per request: the filter reads it, the slot keeps it */
 };
 
 struct {
@@ -104,15 +105,6 @@ static __always_inline __u32 http__gather(char *dst, __u64 buf, const struct rw_
   return off;
 }
 
-static __always_inline bool http__is_loopback(__u16 family, const __u8 a[16]) {
-  if (family == RW_AF_INET) return a[0] == 127;
-  for (int i = 0; i < 10; i++)
-    if (a[i]) return false;
-  if (a[10] == 0xff && a[11] == 0xff) return a[12] == 127; /* v4-mapped */
-  if (a[10] || a[11] || a[12] || a[13] || a[14]) return false;
-  return a[15] == 1; /* ::1 */
-}
-
 static __always_inline __u32 http__clamp(__u32 len) { return len > RW_HTTP_MAX ? RW_HTTP_MAX : len; }
 
 /* Emits a parked request that got no response (evicted); the caller owns the slot (BUSY). */
@@ -137,17 +129,19 @@ static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __
                                        __u64 buf, const struct rw_iovec *iov, __u32 iovcnt,
                                        __u64 size) {
   struct rw_http_conn conn = {};
-  if (sk) {
-    sock__addrs(sk, &conn.family, conn.laddr, conn.raddr, &conn.lport, &conn.rport);
-    /* Loopback: both ends are on this host and the server side reports the exchange. */
-    if (role == RW_ROLE_CLIENT && !rw_cfg.http_capture_client_loopback &&
-        http__is_loopback(conn.family, conn.raddr))
-      return 0;
-  }
-  if (!filter__current(RW_KIND_HTTP)) return 0;
+  /* (The client end of a loopback connection never gets here: http.bpf.c skips it, and the
+   * server end reports the exchange.) */
+  if (sk) sock__addrs(sk, &conn.family, conn.laddr, conn.raddr, &conn.lport, &conn.rport);
   __u32 zero = 0;
   struct http_scratch *scratch = bpf_map_lookup_elem(&rw_http_scratch, &zero);
   if (!scratch) return 0;
+  /* One envelope fill serves the filter and the slot (filter__current would read comm, pid
+   * and uid with helpers a second time). */
+  envelope__fill(&scratch->env, RW_KIND_HTTP);
+  if (!filter__pass(scratch->env.pid, scratch->env.uid, scratch->env.comm)) {
+    counters__inc(RW_KIND_HTTP, RW_CNT_FILTERED);
+    return 0;
+  }
   conn.req_len = http__gather(scratch->buf, buf, iov, iovcnt, size);
   conn.req_size = size;
   conn.role = role;
@@ -173,7 +167,7 @@ static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __
   }
   slot->key_sock = key;
   slot->key_tgid = tgid;
-  envelope__fill(&slot->env, RW_KIND_HTTP);
+  slot->env = scratch->env;
   conn.start_ns = slot->env.mono_ns;
   slot->conn = conn;
   __u32 len = conn.req_len;
@@ -225,11 +219,10 @@ static __always_inline int http__complete(__u64 key, __u64 buf, const struct rw_
   return 0;
 }
 
-/* Entry point for both directions: `first` holds the first bytes moved (already read). */
-static __always_inline int http__data(int dir, const char first[8], __u64 key, struct sock *sk,
+/* Entry point for both directions: `what` is http__classify() of the first bytes moved. */
+static __always_inline int http__data(int dir, int what, __u64 key, struct sock *sk,
                                       __u8 tls, __u64 buf, const struct rw_iovec *iov,
                                       __u32 iovcnt, __u64 size) {
-  int what = http__classify(first);
   if (what == HTTP_NONE) return 0;
   if (what == HTTP_REQUEST) {
     __u8 role = dir == RW_DIR_IN ? RW_ROLE_SERVER : RW_ROLE_CLIENT;

@@ -33,7 +33,7 @@ static __always_inline int tls__exit(struct pt_regs *ctx, int dir) {
   if (ret < 8) return 0;
   char first[8];
   if (bpf_probe_read_user(first, sizeof(first), (const void *)c.buf) != 0) return 0;
-  return http__data(dir, first, c.ssl, NULL, 1, c.buf, NULL, 0, ret);
+  return http__data(dir, http__classify(first), c.ssl, NULL, 1, c.buf, NULL, 0, ret);
 }
 
 SEC("uprobe")
