@@ -233,7 +233,7 @@ void Pipeline::handle(std::span<const uint8_t> shared_record, uint64_t now_mono,
   if (breaker_.allow_at(now_mono)) {
     try {
       engine_.inspect(ev, findings_);
-      if (ev.getKind().isHttp()) derived = http_.observe(ev.getKind().getHttp(), ev.getMonoNs());
+      if (ev.getKind().isHttp()) derived = http_.observe(ev.getKind().getHttp(), ev.getMonoNs(), now_mono);
       breaker_.record_success();
       enriched = true;
     } catch (const std::exception& e) {

@@ -63,7 +63,8 @@ HttpAnalyzer::HttpAnalyzer(const HttpConfig& config, const Clock& clock)
       health_(config.health),
       last_report_ns_(clock.mono_ns()) {}
 
-Derived HttpAnalyzer::observe(schema::HttpExchange::Reader exchange, uint64_t mono_ns) {
+Derived HttpAnalyzer::observe(schema::HttpExchange::Reader exchange, uint64_t mono_ns,
+                              uint64_t now_ns) {
   ExchangeView v;
   try {
     // Text readers validate NUL termination; a hostile record can make any accessor throw.
@@ -84,11 +85,11 @@ Derived HttpAnalyzer::observe(schema::HttpExchange::Reader exchange, uint64_t mo
     ++counters_.bad_records;
     return Derived{};
   }
-  return observe(v, mono_ns);
+  return observe(v, mono_ns, now_ns);
 }
 
-uint64_t HttpAnalyzer::window_time(uint64_t mono_ns) const {
-  const uint64_t now = clock_.mono_ns();
+uint64_t HttpAnalyzer::window_time(uint64_t mono_ns, uint64_t now_ns) const {
+  const uint64_t now = now_ns != 0 ? now_ns : clock_.mono_ns();
   const uint64_t span = config_.health.window_ns - config_.health.window_ns / config_.health.window_slots;
   const uint64_t oldest = now > span ? now - span : 0;
   return std::clamp(mono_ns, oldest, now);
@@ -96,9 +97,13 @@ uint64_t HttpAnalyzer::window_time(uint64_t mono_ns) const {
 
 std::string HttpAnalyzer::service_for(const RequestHead* req, const ExchangeView& ex) {
   std::string service;
+  bool from_host = false;
   if (req != nullptr && req->headers.has_host) {
+    // The same Host as the last exchange: the same service (it is already admitted below).
+    if (!memo_host_.empty() && req->headers.host == memo_host_) return memo_service_;
     if (auto host = normalize_host(req->headers.host, config_.route.max_host_len)) {
       service = std::move(*host);
+      from_host = !service.empty();
     } else {
       ++counters_.malformed[static_cast<size_t>(Malformed::kBadHost)];
     }
@@ -111,10 +116,14 @@ std::string HttpAnalyzer::service_for(const RequestHead* req, const ExchangeView
     }
     services_.insert(service);
   }
+  if (from_host) {  // only a Host that normalised: a bad one falls back to the port, per exchange
+    memo_host_.assign(req->headers.host);
+    memo_service_ = service;
+  }
   return service;
 }
 
-Derived HttpAnalyzer::observe(const ExchangeView& ex, uint64_t mono_ns) {
+Derived HttpAnalyzer::observe(const ExchangeView& ex, uint64_t mono_ns, uint64_t now_ns) {
   ++counters_.exchanges;
   Derived out;
 
@@ -147,7 +156,7 @@ Derived HttpAnalyzer::observe(const ExchangeView& ex, uint64_t mono_ns) {
     requests.push_back({ex.method, ex.target, nullptr});
   }
 
-  const uint64_t t = window_time(mono_ns);
+  const uint64_t t = window_time(mono_ns, now_ns);
   const double latency_s = static_cast<double>(ex.latency_ns) / 1e9;
   for (size_t i = 0; i < requests.size(); ++i) {
     const ResponseHead* resp = i < finals.size() ? finals[i] : nullptr;

@@ -76,8 +76,9 @@ class HttpAnalyzer {
 
   // `mono_ns` is the event's capture time (CLOCK_MONOTONIC); it places the exchange in the health
   // window, clamped to the window ending at clock.mono_ns().
-  Derived observe(schema::HttpExchange::Reader exchange, uint64_t mono_ns);
-  Derived observe(const ExchangeView& exchange, uint64_t mono_ns);
+  // `now_ns`: the caller's clock reading (e.g. one per batch); 0 reads the clock.
+  Derived observe(schema::HttpExchange::Reader exchange, uint64_t mono_ns, uint64_t now_ns = 0);
+  Derived observe(const ExchangeView& exchange, uint64_t mono_ns, uint64_t now_ns = 0);
 
   // Appends the Prometheus text exposition (RED, business errors, health gauge, own counters).
   void render_prometheus(std::string& out) const;
@@ -93,7 +94,7 @@ class HttpAnalyzer {
 
  private:
   std::string service_for(const RequestHead* req, const ExchangeView& ex);
-  uint64_t window_time(uint64_t mono_ns) const;
+  uint64_t window_time(uint64_t mono_ns, uint64_t now_ns) const;
 
   // One request of an exchange: parsed, or the kernel's method/target when the bytes do not parse.
   struct Req {
@@ -115,6 +116,9 @@ class HttpAnalyzer {
   std::vector<std::string_view> methods_;
   std::vector<const ResponseHead*> finals_;
   std::vector<Req> requests_;
+  // The last Host header seen and the service it gave (traffic comes in runs per host).
+  std::string memo_host_;
+  std::string memo_service_;
 };
 
 }  // namespace ringward::http

@@ -23,7 +23,11 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool icontains(std::string_view hay, std::string_view needle) {
-  return to_lower(hay).find(to_lower(needle)) != std::string::npos;
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
 }
 
 bool is_null(const JsonMember* m) { return m == nullptr || m->kind == JsonKind::kNull; }

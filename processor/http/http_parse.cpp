@@ -4,6 +4,9 @@
 #include "processor/http/http_parse.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <array>
 #include <string_view>
 
@@ -61,17 +64,44 @@ std::string_view trim_ows(std::string_view v) {
   return v;
 }
 
+// Index of the first CR or LF at or after `pos`, or npos. One pass, eight bytes at a time:
+// header lines are short, and this replaces two memchr calls per line.
+size_t find_eol(std::string_view in, size_t pos) {
+  static_assert(std::endian::native == std::endian::little, "the byte index assumes little-endian");
+  constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  const char* p = in.data();
+  const size_t n = in.size();
+  size_t i = pos;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t cr = x ^ (k01 * '\r'), lf = x ^ (k01 * '\n');
+    // High bit set in each zero byte of cr or lf; a borrow can only mark bytes above the first
+    // true zero, so the lowest mark is exact.
+    const uint64_t hit = ((cr - k01) & ~cr & k80) | ((lf - k01) & ~lf & k80);
+    if (hit != 0) return i + static_cast<size_t>(std::countr_zero(hit) >> 3);
+  }
+  for (; i < n; ++i) {
+    if (p[i] == '\r' || p[i] == '\n') return i;
+  }
+  return std::string_view::npos;
+}
+
 // Finds the end of the line starting at `pos`. On success `line` excludes the terminator (CRLF or
-// a bare LF, which real servers tolerate) and `next` is the first byte after it.
+// a bare LF, which real servers tolerate) and `next` is the first byte after it. A CR that is not
+// followed by LF is a request-smuggling vector: refused (a CR at the very end of the captured
+// bytes may still be followed by LF, so that is truncation).
 Step take_line(std::string_view in, size_t pos, std::string_view& line, size_t& next) {
-  const size_t lf = in.find('\n', pos);
-  if (lf == std::string_view::npos) return Step::kTruncated;
-  size_t end = lf;
-  if (end > pos && in[end - 1] == '\r') --end;
-  line = in.substr(pos, end - pos);
-  // A bare CR inside a line is a request-smuggling vector; refuse it.
-  if (line.find('\r') != std::string_view::npos) return Step::kMalformed;
-  next = lf + 1;
+  const size_t eol = find_eol(in, pos);
+  if (eol == std::string_view::npos) return Step::kTruncated;
+  line = in.substr(pos, eol - pos);
+  if (in[eol] == '\n') {
+    next = eol + 1;
+    return Step::kOk;
+  }
+  if (eol + 1 == in.size()) return Step::kTruncated;
+  if (in[eol + 1] != '\n') return Step::kMalformed;
+  next = eol + 2;
   return Step::kOk;
 }
 

@@ -44,6 +44,27 @@ TEST(Parse, MalformedRequestsAreCountedByReason) {
   EXPECT_EQ(request_error(many + "\r\n"), Malformed::kTooManyHeaders);
 }
 
+// Line ends are found eight bytes at a time: check every alignment of the terminator, a bare CR
+// at every position of a header value, bare-LF lines, and a CR that ends the captured bytes.
+TEST(Parse, LineEndsAtEveryAlignment) {
+  for (size_t len = 1; len <= 40; ++len) {
+    const std::string value(len, 'v');
+    const auto ok = parse_requests("GET / HTTP/1.1\r\nX: " + value + "\r\nY: z\n\r\n", ParseLimits{});
+    ASSERT_FALSE(ok.error) << len;
+    ASSERT_EQ(ok.messages.size(), 1u) << len;
+    EXPECT_TRUE(ok.messages[0].headers_complete) << len;
+    for (size_t at = 0; at < len; ++at) {
+      std::string bad = value;
+      bad[at] = '\r';
+      EXPECT_EQ(request_error("GET / HTTP/1.1\r\nX: " + bad + "\r\n\r\n"), Malformed::kBadHeader)
+          << len << " at " << at;
+    }
+    const auto cut = parse_requests("GET / HTTP/1.1\r\nX: " + value + "\r", ParseLimits{});
+    EXPECT_FALSE(cut.error) << len;
+    EXPECT_TRUE(cut.truncated) << len;
+  }
+}
+
 TEST(Parse, TruncationIsNotMalformation) {
   const auto r = parse_requests("GET /users/1 HTTP/1.1\r\nHost: exa", ParseLimits{});
   EXPECT_FALSE(r.error);
