@@ -183,6 +183,18 @@ def report(results_path, md_path):
                   f"- 64-byte records across two processes: {rate64 / 1e6:.1f} M records/s (target >= 20 M/s).",
                   f"- 512-byte records: {bw512 / 1e9:.2f} GB/s = {bw512 / bwmc:.2f} of memcpy's "
                   f"{bwmc / 1e9:.1f} GB/s for 1 MiB blocks (target >= 0.50)."]
+    # Processor targets (issue 4): the hardening chain per event, and the offline classifier's rate.
+    chain, cls = figs.get("stages_bench/BM_Chain"), figs.get("detect_bench/BM_ClassifySqli")
+    if chain or cls:
+        lines += ["", "## Processor targets (same run)", ""]
+        if chain:
+            lines.append(f"- Hardening chain without payload scanning (validate, priority, breaker, rate "
+                         f"limit, shed) on the event mix: {chain['median']:.0f} ns/event (target < 150).")
+        if cls:
+            per_iter = 1000  # detect_bench: 100 copies of 10 SQL-ish lines per iteration
+            lines.append(f"- `ringward-processor classify --kind sqli`: "
+                         f"{per_iter / (cls['median'] / 1e9) / 1e6:.2f} M strings/s "
+                         f"({cls['median'] / per_iter:.0f} ns per line, reading and printing included).")
     # Figures measured by separate scripts (root, nginx, wrk, eBPF): each writes its own section.
     here = os.path.dirname(os.path.abspath(__file__))
     extra = sorted(glob.glob(os.path.join(here, "results", "*.md"))) + \

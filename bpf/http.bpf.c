@@ -42,18 +42,17 @@ static __always_inline __u64 http__conn_key(struct sock *sk) {
   return (1ULL << 63) | (hash << 32) | ports;
 }
 
-/* Sockets this program has decided to ignore for their lifetime: the client end of a loopback
- * connection (its server end reports every exchange). Socket-local storage lives and dies with
- * its socket, so the map is bounded by the sockets that exist; a marked socket costs one lookup
- * per send/receive instead of the register walk, user-memory reads and slot probe below (on
- * loopback that is half of all the runs). */
-#define RW_SK_SKIP 1
-
+/* Sockets this program has decided to ignore: the client end of a loopback connection (its
+ * server end reports every exchange). The value is the connection key at marking time, so a
+ * socket disconnected and connected elsewhere is looked at again. Socket-local storage lives and
+ * dies with its socket, so the map is bounded by the sockets that exist; a marked socket costs one
+ * lookup per send/receive instead of the register walk, user-memory reads and slot probe below
+ * (on loopback that is half of all the runs). */
 struct {
   __uint(type, BPF_MAP_TYPE_SK_STORAGE);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, int);
-  __type(value, __u8);
+  __type(value, __u64);
 } rw_http_sk SEC(".maps");
 
 static __always_inline bool http__peer_is_loopback(struct sock *sk, __u16 family) {
@@ -73,8 +72,9 @@ static __always_inline int http__sock(struct sock *sk, int ret, int flags, int d
   if (sk->sk_type != RW_SOCK_STREAM || sk->sk_protocol != RW_IPPROTO_TCP) return 0;
   __u16 family = sk->__sk_common.skc_family;
   if (family != RW_AF_INET && family != RW_AF_INET6) return 0;
-  __u8 *mark = bpf_sk_storage_get(&rw_http_sk, sk, 0, 0);
-  if (mark && *mark == RW_SK_SKIP) return 0;
+  const __u64 key = http__conn_key(sk);
+  __u64 *mark = bpf_sk_storage_get(&rw_http_sk, sk, 0, 0);
+  if (mark && *mark == key) return 0;
   struct task_struct *task = bpf_get_current_task_btf();
   if (task->flags & RW_PF_KTHREAD) return 0; /* no user registers to read */
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -105,15 +105,20 @@ static __always_inline int http__sock(struct sock *sk, int ret, int flags, int d
   if (bpf_probe_read_user(first, sizeof(first), (const void *)peek) != 0) return 0;
   int what = http__classify(first);
   if (what == HTTP_NONE) return 0;
-  /* A request sent to a loopback peer: this is the client end, and the server end on this host
-   * reports the exchange. Remember it, so the rest of this connection exits at the lookup. */
+  /* A request sent to a loopback peer: the client end, whose exchange the server end on this host
+   * reports. Only a socket that has received nothing yet is remembered as a client for good (a
+   * client's first request precedes any reply; a server socket always received first, so a
+   * server whose output merely looks like a request is skipped for that message only). */
   if (what == HTTP_REQUEST && dir == RW_DIR_OUT && !rw_cfg.http_capture_client_loopback &&
       http__peer_is_loopback(sk, family)) {
-    mark = bpf_sk_storage_get(&rw_http_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-    if (mark) *mark = RW_SK_SKIP;
+    struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+    if (tp->bytes_received == 0) {
+      mark = bpf_sk_storage_get(&rw_http_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+      if (mark) *mark = key;
+    }
     return 0;
   }
-  return http__data(dir, what, http__conn_key(sk), sk, 0, buf, iov, iovcnt, ret);
+  return http__data(dir, what, key, sk, 0, buf, iov, iovcnt, ret);
 }
 
 SEC("tp_btf/sock_send_length")

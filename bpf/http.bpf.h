@@ -29,7 +29,6 @@ struct {
  * bytes here; that corrupts captured payload, never memory, and is rare enough to accept. */
 struct http_scratch {
   char buf[2 * RW_HTTP_MAX];
-  struct rw_envelope env; /* filled once per request: the filter reads it, the slot keeps it */
 };
 
 struct {
@@ -136,9 +135,11 @@ static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __
   struct http_scratch *scratch = bpf_map_lookup_elem(&rw_http_scratch, &zero);
   if (!scratch) return 0;
   /* One envelope fill serves the filter and the slot (filter__current would read comm, pid
-   * and uid with helpers a second time). */
-  envelope__fill(&scratch->env, RW_KIND_HTTP);
-  if (!filter__pass(scratch->env.pid, scratch->env.uid, scratch->env.comm)) {
+   * and uid with helpers a second time). On the stack, not in the per-CPU scratch: a program
+   * preempted on this CPU must never hand its slot another task's identity. */
+  struct rw_envelope env;
+  envelope__fill(&env, RW_KIND_HTTP);
+  if (!filter__pass(env.pid, env.uid, env.comm)) {
     counters__inc(RW_KIND_HTTP, RW_CNT_FILTERED);
     return 0;
   }
@@ -167,7 +168,7 @@ static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __
   }
   slot->key_sock = key;
   slot->key_tgid = tgid;
-  slot->env = scratch->env;
+  slot->env = env;
   conn.start_ns = slot->env.mono_ns;
   slot->conn = conn;
   __u32 len = conn.req_len;

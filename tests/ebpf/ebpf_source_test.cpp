@@ -509,6 +509,54 @@ TEST_F(EbpfTest, HttpRequestWithoutResponseTimesOut) {
   close(ls);
 }
 
+// A loopback server whose response body happens to start like a request ("POST...", sent in a
+// write of its own) must keep reporting the connection's later exchanges: only a socket that
+// sent a request before receiving anything is remembered as a client end.
+TEST_F(EbpfTest, LoopbackServerSendingRequestLikeBytesKeepsReporting) {
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  listen(ls, 1);
+  socklen_t al = sizeof(a);
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
+  int cs = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(cs, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  int ss = accept(ls, nullptr, nullptr);
+  char buf[512];
+  auto exchange = [&](const std::string& target, const std::string& body) {
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(send(cs, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    ASSERT_EQ(recv(ss, buf, sizeof(buf), 0), static_cast<ssize_t>(req.size()));
+    const std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    ASSERT_EQ(send(ss, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ASSERT_EQ(send(ss, body.data(), body.size(), 0), static_cast<ssize_t>(body.size()));
+    size_t got = 0;
+    while (got < head.size() + body.size()) {
+      ssize_t n = recv(cs, buf, sizeof(buf), 0);
+      ASSERT_GT(n, 0);
+      got += static_cast<size_t>(n);
+    }
+  };
+  exchange("/first", "POSTAL_CODE,12345678");
+  exchange("/second", "{\"ok\":true}");
+  auto evs = wait_for(
+      [&](Event::Reader ev) {
+        return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == ntohs(a.sin_port);
+      },
+      2);
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(text(evs[0].getKind().getHttp().getTarget()), "/first");
+  EXPECT_EQ(text(evs[1].getKind().getHttp().getTarget()), "/second");
+  EXPECT_EQ(evs[1].getKind().getHttp().getStatus(), 200);
+  EXPECT_EQ(evs[1].getKind().getHttp().getRole(), "server");
+  close(ss);
+  close(cs);
+  close(ls);
+}
+
 uint16_t free_port() {
   int s = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

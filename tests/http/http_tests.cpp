@@ -62,6 +62,9 @@ TEST(Parse, LineEndsAtEveryAlignment) {
     const auto cut = parse_requests("GET / HTTP/1.1\r\nX: " + value + "\r", ParseLimits{});
     EXPECT_FALSE(cut.error) << len;
     EXPECT_TRUE(cut.truncated) << len;
+    // A CR followed by anything but LF is refused even when no LF follows in the captured bytes
+    // (it used to count as truncation until an LF showed up).
+    EXPECT_EQ(request_error("GET / HTTP/1.1\r\nX: " + value + "\rmore"), Malformed::kBadHeader) << len;
   }
 }
 
@@ -138,10 +141,6 @@ TEST(Parse, HeaderNamesAnyCaseAndConnectionOptions) {
   EXPECT_FALSE(r.messages[1].headers.connection_keep_alive);
   EXPECT_FALSE(r.messages[2].headers.connection_close);
   EXPECT_TRUE(r.messages[2].headers.connection_keep_alive);
-  // A name that only looks like a known one under a naive case fold is not that header.
-  const auto odd = parse_requests("GET / HTTP/1.1\r\nHos^: x\r\n\r\n", ParseLimits{});
-  ASSERT_EQ(odd.messages.size(), 1u);
-  EXPECT_FALSE(odd.messages[0].headers.has_host);
 }
 
 TEST(Parse, HardCaps) {

@@ -1,0 +1,98 @@
+// The processor's pipeline over real rings in memory: it reads the clock once per batch, and a
+// record stamped after that reading (a slow batch) is judged again against the clock now instead
+// of being called a bad timestamp.
+#include <sys/mman.h>
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+#include "common/event_codec.h"
+#include "common/ring.h"
+#include "common/stats.h"
+#include "processor/pipeline.h"
+
+namespace ringward::processor {
+namespace {
+
+struct Shm {
+  explicit Shm(size_t n)
+      : size(n), p(mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) {}
+  ~Shm() { munmap(p, size); }
+  size_t size;
+  void* p;
+};
+
+// A clock that, once armed, moves on by `step` after every reading (mono and wall counted
+// apart): a batch's reading is then older than a later one, as when a batch takes long.
+class TickingClock final : public Clock {
+ public:
+  TickingClock(uint64_t mono, uint64_t wall) : mono_(mono), wall_(wall) {}
+  uint64_t mono_ns() const override { return mono_.fetch_add(step_); }
+  uint64_t wall_ns() const override { return wall_.fetch_add(step_); }
+  void arm(uint64_t step) { step_ = step; }
+
+ private:
+  mutable std::atomic<uint64_t> mono_, wall_;
+  std::atomic<uint64_t> step_{0};
+};
+
+TEST(ProcessorPipeline, RecordNewerThanTheBatchClockIsJudgedAgainstTheClockNow) {
+  constexpr uint64_t kCap = 1 << 16;
+  Shm raw(ring_segment_size(kCap)), out(ring_segment_size(kCap)), page(stats_page_size());
+  ring_format(raw.p, raw.size, kCap, 1 << 20, "raw");
+  ring_format(out.p, out.size, kCap, 1 << 20, "out");
+  stats_page_format(page.p, page.size);
+  RingWriter capture(raw.p, raw.size);
+  RingReader in(raw.p, raw.size);
+  RingWriter to_shipper(out.p, out.size);
+  RingReader shipper(out.p, out.size);
+  StatsWriter stats(page.p, page.size);
+
+  ProcessorConfig cfg;
+  cfg.sandbox = false;
+  cfg.clock_skew_ms = 1000;
+  const uint64_t t0_mono = 10'000'000'000'000ULL, t0_wall = 1'700'000'000'000'000'000ULL;
+  TickingClock clock(t0_mono, t0_wall);
+  Pipeline pipeline(cfg, in, to_shipper, stats, clock);
+
+  // Armed with 1 s per reading, process_batch reads mono twice (shedder, batch) and wall once
+  // before judging: the batch sees mono t0+1 s and wall t0. A record stamped 2.5 s / 1.5 s past
+  // t0 is then 1.5 s in the future (skew 1 s); the clock read again (t0+2 s, t0+1 s) accepts it.
+  constexpr uint64_t kS = 1'000'000'000ULL;
+  const uint64_t now_mono = t0_mono, now_wall = t0_wall;
+  clock.arm(kS);
+  capnp::MallocMessageBuilder msg;
+  auto ev = msg.initRoot<schema::Event>();
+  ev.setId(7);
+  ev.setMonoNs(now_mono + 2 * kS + kS / 2);
+  ev.setWallNs(now_wall + kS + kS / 2);
+  ev.setHost("h");
+  ev.setPid(100);
+  ev.setTid(100);
+  const char comm[] = "worker";
+  ev.setComm(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(comm), 6));
+  ev.initKind().initProcessExit().setExitCode(0);
+  ASSERT_TRUE(write_message(capture, msg));
+  capture.publish();
+
+  ASSERT_EQ(pipeline.process_batch(256), 1u);
+  EventDecoder dec;
+  auto rec = shipper.next();
+  ASSERT_TRUE(rec) << "the record was not forwarded";
+  auto got = dec.decode(*rec);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->getId(), 7u);
+  EXPECT_EQ(stats.get(stats.counter("events_invalid")), 0u);
+  EXPECT_EQ(stats.get(stats.counter("dropped.processor.invalid_bad_timestamp")), 0u);
+
+  // A record really from the future is still refused, judged against the fresh reading too.
+  ev.setId(8);
+  ev.setMonoNs(clock.mono_ns() + 3'600'000'000'000ULL);
+  ASSERT_TRUE(write_message(capture, msg));
+  capture.publish();
+  ASSERT_EQ(pipeline.process_batch(256), 1u);
+  EXPECT_EQ(stats.get(stats.counter("dropped.processor.invalid_bad_timestamp")), 1u);
+}
+
+}  // namespace
+}  // namespace ringward::processor
