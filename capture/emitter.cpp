@@ -51,13 +51,17 @@ uint64_t CaptureEmitter::next_id() {
 
 bool CaptureEmitter::emit(schema::Priority priority,
                           kj::FunctionParam<void(schema::Event::Builder)> fill) {
-  std::optional<capnp::MallocMessageBuilder> owned;
-  capnp::MallocMessageBuilder& msg =
-      segment_busy_ ? owned.emplace(kSegmentWords)
-                    : owned.emplace(kj::arrayPtr(segment_.get(), kSegmentWords));
-  const bool took_segment = !segment_busy_;
+  // A nested emit (none today) builds on the heap instead of sharing the segment.
+  const bool nested = segment_busy_;
+  std::optional<capnp::MallocMessageBuilder> builder;
+  if (nested) {
+    builder.emplace(kSegmentWords);
+  } else {
+    builder.emplace(kj::arrayPtr(segment_.get(), kSegmentWords));
+  }
+  capnp::MallocMessageBuilder& msg = *builder;
   segment_busy_ = true;
-  KJ_DEFER(if (took_segment) segment_busy_ = false);
+  KJ_DEFER(segment_busy_ = nested);
   auto ev = msg.initRoot<schema::Event>();
   uint64_t id = next_id();
   ev.setId(id);

@@ -476,25 +476,42 @@ TEST_F(EbpfTest, HttpPythonServer200And404And500) {
     if (e.event().getKind().isHttp()) { EXPECT_NE(e.event().getPid(), static_cast<uint32_t>(getpid())); }
 }
 
+// One TCP connection over 127.0.0.1 inside this process: `cs` the client end, `ss` the server
+// end accepted from `ls`, `port` the server port. Closed on destruction.
+struct LoopbackPair {
+  int ls = -1, cs = -1, ss = -1;
+  uint16_t port = 0;
+  LoopbackPair() {
+    ls = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(ls, 1) != 0) return;
+    socklen_t al = sizeof(a);
+    getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
+    cs = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(cs, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
+    ss = accept(ls, nullptr, nullptr);
+    port = ntohs(a.sin_port);
+  }
+  ~LoopbackPair() {
+    for (int fd : {ss, cs, ls})
+      if (fd >= 0) close(fd);
+  }
+  bool ok() const { return ss >= 0; }
+};
+
 TEST_F(EbpfTest, HttpRequestWithoutResponseTimesOut) {
-  int ls = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  listen(ls, 1);
-  socklen_t al = sizeof(a);
-  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
-  int cs = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(connect(cs, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  int ss = accept(ls, nullptr, nullptr);
+  LoopbackPair p;
+  ASSERT_TRUE(p.ok());
+  const int cs = p.cs, ss = p.ss;
   std::string req = "POST /never HTTP/1.1\r\nHost: x\r\n\r\n";
   send(cs, req.data(), req.size(), 0);
   char buf[256];
   ssize_t n = recv(ss, buf, sizeof(buf), 0);  // this process is the server: server role
   ASSERT_EQ(n, static_cast<ssize_t>(req.size()));
   auto evs = wait_for([&](Event::Reader ev) {
-    return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == ntohs(a.sin_port);
+    return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == p.port;
   });
   ASSERT_EQ(evs.size(), 1u);
   auto h = evs[0].getKind().getHttp();
@@ -504,26 +521,15 @@ TEST_F(EbpfTest, HttpRequestWithoutResponseTimesOut) {
   EXPECT_EQ(text(h.getTarget()), "/never");
   EXPECT_EQ(text(h.getRequest()), req);
   EXPECT_EQ(h.getRole(), "server");
-  close(ss);
-  close(cs);
-  close(ls);
 }
 
 // A loopback server whose response body happens to start like a request ("POST...", sent in a
 // write of its own) must keep reporting the connection's later exchanges: only a socket that
 // sent a request before receiving anything is remembered as a client end.
 TEST_F(EbpfTest, LoopbackServerSendingRequestLikeBytesKeepsReporting) {
-  int ls = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  listen(ls, 1);
-  socklen_t al = sizeof(a);
-  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
-  int cs = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(connect(cs, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  int ss = accept(ls, nullptr, nullptr);
+  LoopbackPair p;
+  ASSERT_TRUE(p.ok());
+  const int cs = p.cs, ss = p.ss;
   char buf[512];
   auto exchange = [&](const std::string& target, const std::string& body) {
     const std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -544,7 +550,7 @@ TEST_F(EbpfTest, LoopbackServerSendingRequestLikeBytesKeepsReporting) {
   exchange("/second", "{\"ok\":true}");
   auto evs = wait_for(
       [&](Event::Reader ev) {
-        return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == ntohs(a.sin_port);
+        return ev.getKind().isHttp() && ev.getKind().getHttp().getLocalPort() == p.port;
       },
       2);
   ASSERT_EQ(evs.size(), 2u);
@@ -552,9 +558,6 @@ TEST_F(EbpfTest, LoopbackServerSendingRequestLikeBytesKeepsReporting) {
   EXPECT_EQ(text(evs[1].getKind().getHttp().getTarget()), "/second");
   EXPECT_EQ(evs[1].getKind().getHttp().getStatus(), 200);
   EXPECT_EQ(evs[1].getKind().getHttp().getRole(), "server");
-  close(ss);
-  close(cs);
-  close(ls);
 }
 
 uint16_t free_port() {
