@@ -6,8 +6,8 @@
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <type_traits>
 #include <ctime>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <kj/exception.h>

@@ -4,10 +4,10 @@
 #include "processor/http/http_parse.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <array>
 #include <string_view>
 
 namespace ringward::http {

@@ -115,24 +115,21 @@ inline bool word_printable_ascii(uint64_t x) {
 bool printable(const unsigned char* p, size_t n) {
   static_assert(std::endian::native == std::endian::little, "the tail mask assumes little-endian");
   size_t i = 0;
-  bool all_words_ascii = true;
   for (; i + 8 <= n; i += 8) {
     uint64_t x;
     std::memcpy(&x, p + i, 8);
-    if (!word_printable_ascii(x)) {
-      all_words_ascii = false;
-      break;
-    }
+    if (!word_printable_ascii(x)) break;
   }
-  if (all_words_ascii) {
+  if (i + 8 > n) {  // every whole word was printable ASCII: only the tail is left
     if (i == n) return true;
     uint64_t x;
     std::memcpy(&x, p + i, 8);
     const uint64_t pad = ~uint64_t{0} << ((n - i) * 8);  // bytes past the end of the blob
     if (word_printable_ascii((x & ~pad) | (0x6161616161616161ULL & pad))) return true;
   }
+  // Bytes before i are printable ASCII already.
   bool ascii_printable = true;
-  for (size_t k = 0; k < n; ++k) {
+  for (size_t k = i; k < n; ++k) {
     const unsigned char c = p[k];
     if (c < 0x20 || c == 0x7F) return false;
     ascii_printable &= (c < 0x80);
