@@ -102,10 +102,21 @@ static __always_inline bool filter__pass(__u32 tgid, __u32 uid, const char *comm
   return true;
 }
 
+/* A task's comm by two 8-byte loads through its BTF pointer instead of a helper call (the
+ * verifier accepts loads inside a char array member). The kernel keeps comm NUL-padded
+ * (__set_task_comm pads), so the bytes equal what bpf_get_current_comm returns; a concurrent
+ * rename can tear either copy alike. */
+static __always_inline void task__comm(char dst[RW_COMM_LEN], struct task_struct *task) {
+  const __u64 *src = (const __u64 *)task->comm;
+  __u64 *out = (__u64 *)dst;
+  out[0] = src[0];
+  out[1] = src[1];
+}
+
 /* Filters the current task; counts a filtered event against `kind`. */
 static __always_inline bool filter__current(__u32 kind) {
   char comm[RW_COMM_LEN];
-  bpf_get_current_comm(comm, sizeof(comm));
+  task__comm(comm, bpf_get_current_task_btf());
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   __u32 uid = (__u32)bpf_get_current_uid_gid();
   if (filter__pass(tgid, uid, comm)) return true;
@@ -113,10 +124,18 @@ static __always_inline bool filter__current(__u32 kind) {
   return false;
 }
 
+/* Filters on an envelope already filled for the current task (no second read of its identity);
+ * counts a filtered event against `kind`. */
+static __always_inline bool filter__envelope(const struct rw_envelope *e, __u32 kind) {
+  if (filter__pass(e->pid, e->uid, e->comm)) return true;
+  counters__inc(kind, RW_CNT_FILTERED);
+  return false;
+}
+
 /* ---- envelope -------------------------------------------------------------------------------- */
 
-/* Runs once per event: task fields are direct BTF loads (no helper call each); only the parent's
- * comm, an array, is copied with one helper. */
+/* Runs once per event: task fields, both comms included, are direct BTF loads (no helper call
+ * each). */
 static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
   struct task_struct *task = bpf_get_current_task_btf();
   __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -131,8 +150,10 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
   e->gid = uid_gid >> 32;
   e->kind = kind;
   e->version = RW_LAYOUT_VERSION;
-  bpf_get_current_comm(e->comm, sizeof(e->comm));
-  if (!parent || bpf_probe_read_kernel(e->pcomm, sizeof(e->pcomm), parent->comm) != 0)
+  task__comm(e->comm, task);
+  if (parent)
+    task__comm(e->pcomm, parent);
+  else
     __builtin_memset(e->pcomm, 0, sizeof(e->pcomm));
 }
 

@@ -18,7 +18,11 @@ struct open_how_user {
 };
 
 static __always_inline int file__emit(__u16 syscall, long ret) {
-  if (!filter__current(RW_KIND_FILE_OPEN)) return 0;
+  __u32 zero = 0;
+  struct rw_file_open *rec = bpf_map_lookup_elem(&rw_file_scratch, &zero);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_FILE_OPEN);
+  if (!filter__envelope(&rec->env, RW_KIND_FILE_OPEN)) return 0;
   struct pt_regs *regs = sysargs__regs();
   /* regs is a BTF pointer: direct loads, no helper call per register. */
   const char *path = (const char *)regs->si;
@@ -32,10 +36,6 @@ static __always_inline int file__emit(__u16 syscall, long ret) {
     flags = how.flags;
     mode = how.mode;
   }
-  __u32 zero = 0;
-  struct rw_file_open *rec = bpf_map_lookup_elem(&rw_file_scratch, &zero);
-  if (!rec) return 0;
-  envelope__fill(&rec->env, RW_KIND_FILE_OPEN);
   rec->result = ret;
   rec->flags = flags;
   rec->mode = mode;
