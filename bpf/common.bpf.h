@@ -64,12 +64,15 @@ static __always_inline void counters__inc(__u32 kind, __u32 counter) {
 
 /* ---- filter ---------------------------------------------------------------------------------- */
 
-/* The agent's own processes: listed tgids or the comm prefix. Cheapest check, done first. */
-static __always_inline bool filter__is_own(__u32 tgid, const char *comm) {
+/* The agent's own processes: listed tgids, or a child of the supervisor named with the agent's
+ * prefix. A name alone proves nothing (anyone can prctl(PR_SET_NAME, "ringward-x") and would
+ * vanish from capture); a parent cannot be chosen. Cheapest check, done first. */
+static __always_inline bool filter__is_own(__u32 tgid, __u32 ppid, const char *comm) {
   for (int i = 0; i < RW_FILTER_MAX; i++) {
     if (i >= rw_cfg.n_own_pids) break;
     if (rw_cfg.own_pids[i] == tgid) return true;
   }
+  if (rw_cfg.own_parent == 0 || ppid != rw_cfg.own_parent) return false;
   __u32 n = rw_cfg.own_prefix_len;
   if (n == 0) return false;
   for (int i = 0; i < RW_COMM_LEN; i++) {
@@ -79,9 +82,9 @@ static __always_inline bool filter__is_own(__u32 tgid, const char *comm) {
   return true;
 }
 
-/* All configured filters. `comm` must be the current task's comm. */
-static __always_inline bool filter__pass(__u32 tgid, __u32 uid, const char *comm) {
-  if (filter__is_own(tgid, comm)) return false;
+/* All configured filters. `comm` must be the current task's comm, `ppid` its parent's tgid. */
+static __always_inline bool filter__pass(__u32 tgid, __u32 ppid, __u32 uid, const char *comm) {
+  if (filter__is_own(tgid, ppid, comm)) return false;
   for (int i = 0; i < RW_FILTER_MAX; i++) {
     if (i >= rw_cfg.n_excl_uids) break;
     if (rw_cfg.excl_uids[i] == uid) return false;
@@ -115,11 +118,13 @@ static __always_inline void task__comm(char dst[RW_COMM_LEN], struct task_struct
 
 /* Filters the current task; counts a filtered event against `kind`. */
 static __always_inline bool filter__current(__u32 kind) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct task_struct *parent = task->real_parent;
   char comm[RW_COMM_LEN];
-  task__comm(comm, bpf_get_current_task_btf());
+  task__comm(comm, task);
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   __u32 uid = (__u32)bpf_get_current_uid_gid();
-  if (filter__pass(tgid, uid, comm)) return true;
+  if (filter__pass(tgid, parent ? parent->tgid : 0, uid, comm)) return true;
   counters__inc(kind, RW_CNT_FILTERED);
   return false;
 }
@@ -127,7 +132,7 @@ static __always_inline bool filter__current(__u32 kind) {
 /* Filters on an envelope already filled for the current task (no second read of its identity);
  * counts a filtered event against `kind`. */
 static __always_inline bool filter__envelope(const struct rw_envelope *e, __u32 kind) {
-  if (filter__pass(e->pid, e->uid, e->comm)) return true;
+  if (filter__pass(e->pid, e->ppid, e->uid, e->comm)) return true;
   counters__inc(kind, RW_CNT_FILTERED);
   return false;
 }

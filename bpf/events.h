@@ -177,6 +177,7 @@ struct rw_http {
 struct rw_config {
   __u32 own_pids[RW_FILTER_MAX];
   __u32 n_own_pids;
+  __u32 own_parent;     /* the supervisor: its children named with own_prefix are the agent's */
   __u32 own_prefix_len; /* comm prefix of the agent's processes ("ringward-") */
   char own_prefix[RW_COMM_LEN];
   __u32 excl_uids[RW_FILTER_MAX];

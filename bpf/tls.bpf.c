@@ -29,7 +29,9 @@ static __always_inline int tls__exit(struct pt_regs *ctx, int dir) {
   if (!call) return 0;
   struct ssl_call c = *call;
   bpf_map_delete_elem(&tls_calls, &id);
-  long ret = PT_REGS_RC(ctx);
+  /* SSL_read/SSL_write return int: -1 (WANT_READ on every non-blocking retry) leaves rax =
+   * 0xffffffff, which read as a long is a 4 GiB "success" over a stale buffer. */
+  int ret = (int)PT_REGS_RC(ctx);
   if (ret < 8) return 0;
   char first[8];
   if (bpf_probe_read_user(first, sizeof(first), (const void *)c.buf) != 0) return 0;

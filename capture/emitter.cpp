@@ -25,6 +25,7 @@ CaptureEmitter::CaptureEmitter(RingWriter& ring, StatsWriter& stats, const Clock
   c_captured_ = stats_.counter("captured");
   c_written_ = stats_.counter("written");
   c_dropped_overflow_ = stats_.counter("dropped.capture.overflow");
+  c_dropped_too_large_ = stats_.counter("dropped.capture.too_large");
   c_ring_pos_ = stats_.counter("ring_pos");
   c_epoch_ = stats_.counter("id_epoch");
   c_seq_ = stats_.counter("id_next_seq");
@@ -71,6 +72,19 @@ bool CaptureEmitter::emit(schema::Priority priority,
   if (ev.getWallNs() == 0 && ev.getMonoNs() != 0)
     ev.setWallNs(static_cast<uint64_t>(static_cast<int64_t>(ev.getMonoNs()) + wall_offset_ns_));
   schema::Priority prio = ev.getPriority();
+  if (flat_message_size(msg) > ring_.max_record()) {
+    // It could never be written: queued, it would block every later event for good.
+    stats_.add(c_dropped_too_large_);
+    stats_.add(c_captured_);
+    const uint64_t now = clock_.mono_ns();
+    if (last_too_large_log_ns_ == 0 || now - last_too_large_log_ns_ > 1'000'000'000ULL) {
+      last_too_large_log_ns_ = now;
+      spdlog::warn("event {} encodes to {} bytes, above the ring's record limit of {} "
+                   "(processor.max_event_size): dropped, counted in dropped.capture.too_large",
+                   id, flat_message_size(msg), ring_.max_record());
+    }
+    return false;
+  }
   if (queued_ == 0) {
     if (write_message(ring_, msg)) {
       stats_.add(c_written_);

@@ -67,7 +67,9 @@ class CaptureEmitter final : public Emitter {
   std::unique_ptr<capnp::word[]> segment_;
   bool segment_busy_ = false;
   // Stats indices.
-  size_t c_captured_, c_written_, c_dropped_overflow_, c_ring_pos_, c_epoch_, c_seq_, c_lost_records_;
+  size_t c_captured_, c_written_, c_dropped_overflow_, c_dropped_too_large_, c_ring_pos_, c_epoch_,
+      c_seq_, c_lost_records_;
+  uint64_t last_too_large_log_ns_ = 0;
 };
 
 }  // namespace ringward::capture

@@ -58,7 +58,10 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
   } else {
 #ifdef RINGWARD_HAVE_EBPF
     capture::EbpfOptions opts;
+    // Capture and the supervisor by pid; processor and shipper (restarted with new pids) as the
+    // supervisor's children named ringward-*.
     opts.exclude_pids = {static_cast<uint32_t>(getpid()), static_cast<uint32_t>(getppid())};
+    opts.exclude_children_of = static_cast<uint32_t>(getppid());
     opts.include_comms = cfg.capture.include_comm;
     opts.exclude_comms = cfg.capture.exclude_comm;
     for (int64_t uid : cfg.capture.exclude_uids) opts.exclude_uids.push_back(static_cast<uint32_t>(uid));

@@ -1,5 +1,8 @@
 #include "capture/sandbox_policy.h"
 
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+
 #include <spdlog/spdlog.h>
 
 namespace ringward::capture {
@@ -19,6 +22,10 @@ sandbox::SyscallPolicy capture_seccomp_policy() {
       {"ppoll", A::kAllow, "waits with a timeout"},
       {"poll", A::kAllow, "waits with a timeout"},
       {"close", A::kAllow, "RAII destructors at shutdown"},
+      // libbpf detaches a perf-event link (classic tracepoint, uprobe) with this ioctl before
+      // closing it; nothing else may be asked of any fd.
+      {"ioctl", A::kAllow, "PERF_EVENT_IOC_DISABLE when the links are destroyed at shutdown",
+       {sandbox::ArgCondition::masked_eq(1, 0xffffffffULL, PERF_EVENT_IOC_DISABLE)}},
       {"getpid", A::kAllow, "stats page heartbeat"},
       {"gettid", A::kAllow, "spdlog"},
       // Deliberately absent (default: kill): bpf (no new maps or programs after the drop),

@@ -251,6 +251,7 @@ std::string EbpfSource::Impl::build_config() {
   if (rb < 4096 || (rb & (rb - 1)) != 0) return "ring_buffer_bytes must be a power of two >= 4096";
   for (size_t i = 0; i < options.exclude_pids.size(); i++) cfg.own_pids[i] = options.exclude_pids[i];
   cfg.n_own_pids = options.exclude_pids.size();
+  cfg.own_parent = options.exclude_children_of;
   memcpy(cfg.own_prefix, options.exclude_comm_prefix.data(), options.exclude_comm_prefix.size());
   cfg.own_prefix_len = options.exclude_comm_prefix.size();
   for (size_t i = 0; i < options.exclude_uids.size(); i++) cfg.excl_uids[i] = options.exclude_uids[i];
@@ -656,6 +657,14 @@ void EbpfSource::Impl::sweep_http(uint64_t now_ns) {
     if (now_ns < start || now_ns - start < timeout_ns) continue;
     __u64 expected = RW_SLOT_LIVE;
     if (!state.compare_exchange_strong(expected, RW_SLOT_BUSY, std::memory_order_acq_rel)) continue;
+    // Between the checks above and taking the slot, the kernel may have completed the stale
+    // request and parked a fresh one (LIVE -> ... -> LIVE): judge the age again now that the
+    // slot is ours, and hand a fresh request back untouched.
+    start = std::atomic_ref<__u64>(slot.conn.start_ns).load(std::memory_order_relaxed);
+    if (now_ns < start || now_ns - start < timeout_ns) {
+      state.store(RW_SLOT_LIVE, std::memory_order_release);
+      continue;
+    }
     // We own the slot: copy it out, then free it for the kernel.
     rw_http rec{};
     memcpy(&rec.env, &slot.env, sizeof(rec.env));

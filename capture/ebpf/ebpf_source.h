@@ -20,6 +20,9 @@ namespace ringward::capture {
 struct EbpfOptions {
   // The agent's own processes, never captured (the shipper's HTTP would otherwise feed back).
   std::vector<uint32_t> exclude_pids;
+  // Also the children of this tgid (the supervisor) whose name starts with the prefix; 0: none.
+  // The prefix alone is never trusted: any process can rename itself.
+  uint32_t exclude_children_of = 0;
   std::string exclude_comm_prefix = "ringward-";
   // Comm filters (exact, up to 15 bytes each, at most 64 each). Non-empty include: only those.
   std::vector<std::string> include_comms;

@@ -1,8 +1,10 @@
 // Integration tests of the eBPF source against the real kernel (root): every test triggers the
 // real syscall or process and checks the captured fields, falco-style. Trust: test.
 #include "capture/ebpf/ebpf_source.h"
+#include "capture/sandbox_policy.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
@@ -107,6 +109,7 @@ class EbpfTest : public ::testing::Test {
     if (geteuid() != 0) return;
     rc::EbpfOptions o;
     o.exclude_comms = {"rwflood"};
+    o.exclude_children_of = static_cast<uint32_t>(getpid());  // this process plays the supervisor
     o.http_request_timeout = std::chrono::milliseconds(1500);
     auto r = rc::EbpfSource::create(o, clock_);
     if (!r) {
@@ -251,6 +254,53 @@ TEST_F(EbpfTest, FileOpenOpenatAndOpenat2) {
   auto c = opens[2].getKind().getFileOpen();
   EXPECT_EQ(text(c.getPath()), missing.string());
   EXPECT_EQ(c.getResult(), -ENOENT);
+}
+
+// Opens `path` in a child named `comm`; with `grandchild`, in a grandchild (whose parent is not
+// this process). Waits until it has exited.
+void open_as(const std::string& comm, const fs::path& path, bool grandchild) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (grandchild) {
+      pid_t inner = fork();
+      if (inner < 0) _exit(2);
+      if (inner > 0) _exit(waitpid(inner, nullptr, 0) == inner ? 0 : 3);
+    }
+    prctl(PR_SET_NAME, comm.c_str());
+    int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// The agent's own processes are recognised by parent and name together: a process that only
+// names itself like the agent stays visible (otherwise anyone could hide by prctl).
+TEST_F(EbpfTest, OnlyTheSupervisorsChildrenNamedLikeTheAgentAreExcluded) {
+  const std::string tag = std::to_string(mono_ns());
+  fs::path impostor = dir_ / ("rw-impostor-" + tag), own = dir_ / ("rw-own-" + tag),
+           other = dir_ / ("rw-other-" + tag);
+  uint64_t filtered_before =
+      source_->counters().kinds[static_cast<size_t>(rc::EbpfKind::file_open)].filtered;
+  open_as("ringward-evil", impostor, true);  // named like the agent, not the supervisor's child
+  open_as("ringward-proc", own, false);      // the supervisor's child named like the agent
+  open_as("rw-worker", other, false);        // the supervisor's child under another name
+  auto opens = wait_for([&](Event::Reader ev) {
+    if (!ev.getKind().isFileOpen()) return false;
+    auto path = text(ev.getKind().getFileOpen().getPath());
+    return path == impostor.string() || path == own.string() || path == other.string();
+  }, 2);
+  ASSERT_EQ(opens.size(), 2u);
+  EXPECT_EQ(text(opens[0].getKind().getFileOpen().getPath()), impostor.string());
+  EXPECT_EQ(text(opens[0].getComm()), "ringward-evil");
+  EXPECT_EQ(text(opens[1].getKind().getFileOpen().getPath()), other.string());
+  EXPECT_EQ(opens[1].getPpid(), static_cast<uint32_t>(getpid()));
+  // The own one was dropped in the kernel and counted as filtered (records arrive in order, so
+  // it would have come before `other`).
+  EXPECT_GT(source_->counters().kinds[static_cast<size_t>(rc::EbpfKind::file_open)].filtered,
+            filtered_before);
 }
 
 void connect_accept(EbpfTest* t, int family,
@@ -648,6 +698,55 @@ TEST_F(EbpfTest, NginxPlainAndTls) {
 // (a vectored response in two iovecs, as nginx writes header and body).
 enum class ServerIo { read_write, recvmsg_sendmsg, readv_writev };
 
+// SSL_write/SSL_read return int. A failed call (-1: WANT_READ on a non-blocking socket, which
+// real clients hit on every retry) must not count as bytes moved: the buffers still hold old bytes
+// that look like a request and a response, and they must not be paired into an exchange.
+TEST_F(EbpfTest, FailedSslCallsAreNotReadAsData) {
+  auto hooks = source_->active_hooks();
+  const bool tls = std::any_of(hooks.begin(), hooks.end(),
+                               [](const std::string& h) { return h.find("SSL_read") != std::string::npos; });
+  if (!tls) GTEST_SKIP() << "libssl uprobes not active";
+  void* lib = dlopen("libssl.so.3", RTLD_NOW);
+  if (lib == nullptr) GTEST_SKIP() << "libssl.so.3 not loadable";
+  auto sym = [&](const char* n) { return dlsym(lib, n); };
+  auto method = reinterpret_cast<const void* (*)()>(sym("TLS_client_method"));
+  auto ctx_new = reinterpret_cast<void* (*)(const void*)>(sym("SSL_CTX_new"));
+  auto ssl_new = reinterpret_cast<void* (*)(void*)>(sym("SSL_new"));
+  auto set_fd = reinterpret_cast<int (*)(void*, int)>(sym("SSL_set_fd"));
+  auto ssl_write = reinterpret_cast<int (*)(void*, const void*, int)>(sym("SSL_write"));
+  auto ssl_read = reinterpret_cast<int (*)(void*, void*, int)>(sym("SSL_read"));
+  auto ssl_free = reinterpret_cast<void (*)(void*)>(sym("SSL_free"));
+  auto ctx_free = reinterpret_cast<void (*)(void*)>(sym("SSL_CTX_free"));
+  ASSERT_TRUE(method && ctx_new && ssl_new && set_fd && ssl_write && ssl_read && ssl_free && ctx_free);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  void* ctx = ctx_new(method());
+  void* ssl = ssl_new(ctx);
+  ASSERT_TRUE(ctx && ssl);
+  ASSERT_EQ(set_fd(ssl, sv[0]), 1);
+  const std::string target = "/rw-stale-" + std::to_string(mono_ns());
+  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  char resp[64] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  // No peer ever answers the handshake: both calls fail with -1 (WANT_READ).
+  EXPECT_EQ(ssl_write(ssl, req.data(), static_cast<int>(req.size())), -1);
+  EXPECT_EQ(ssl_read(ssl, resp, sizeof(resp)), -1);
+  ssl_free(ssl);
+  ctx_free(ctx);
+  close(sv[0]);
+  close(sv[1]);
+  // A marker after the calls: records arrive in order, so once it is here, an exchange made of
+  // the stale buffers would be too.
+  fs::path marker = dir_ / ("rw-ssl-marker-" + std::to_string(mono_ns()));
+  close(open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  bool stale = false;
+  auto seen = wait_for([&](Event::Reader ev) {
+    if (ev.getKind().isHttp() && text(ev.getKind().getHttp().getTarget()) == target) stale = true;
+    return ev.getKind().isFileOpen() && text(ev.getKind().getFileOpen().getPath()) == marker.string();
+  });
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_FALSE(stale) << "a failed SSL_write/SSL_read pair was reported as an HTTP exchange";
+}
+
 TEST_F(EbpfTest, HttpServerSyscallVariantsArePaired) {
   const std::string body = R"({"ok":true})";
   const std::string head = "HTTP/1.1 201 Created\r\nContent-Length: " +
@@ -787,16 +886,17 @@ TEST_F(EbpfTest, KeepsCapturingAfterDroppingAllCapabilities) {
     ringward::SystemClock clk;
     auto r = rc::EbpfSource::create(o, clk);
     if (!r) _exit(10);
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2] = {};
-    if (syscall(SYS_capset, &hdr, data) != 0) _exit(11);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(12);
+    // Capture's own drop: every capability, no_new_privs, its seccomp allowlist.
+    if (!ringward::capture::enter_capture_sandbox().empty()) _exit(11);
     if (write(p[1], "r", 1) != 1) _exit(13);
     RecordingEmitter em;
     for (int i = 0; i < 300; i++) {
       r.source->pump(em, std::chrono::milliseconds(10));
       for (auto& e : em.events)
         if (e.event().getKind().isFileOpen() && text(e.event().getKind().getFileOpen().getPath()) == marker) {
+          // Shutdown detaches every link inside the sandbox (libbpf disables perf-event links
+          // with an ioctl): it must end in exit 0, not in a seccomp kill.
+          r.source.reset();
           (void)!write(p[1], "y", 1);
           _exit(0);
         }
@@ -828,6 +928,7 @@ TEST_F(EbpfTest, KeepsCapturingAfterDroppingAllCapabilities) {
   close(p[0]);
   int st = 0;
   waitpid(child, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st)) << "capture child killed by signal " << WTERMSIG(st);
   EXPECT_EQ(WEXITSTATUS(st), 0);
 }
 

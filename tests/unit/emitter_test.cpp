@@ -153,6 +153,35 @@ TEST(Emitter, FullRingShedsLowestPriorityFirstAndCountsEveryDrop) {
   }
 }
 
+// An event larger than the ring's record limit can never be written: it is dropped and counted
+// instead of waiting at the head of the overflow queue, where it would block all later events.
+TEST(Emitter, EventAboveTheRecordLimitIsDroppedAndCountedWithoutBlockingLaterOnes) {
+  Shm ring(ring_segment_size(1 << 16)), page(stats_page_size());
+  ring_format(ring.p, ring.size, 1 << 16, 1024, "raw");  // records up to 1 KiB
+  stats_page_format(page.p, page.size);
+  ManualClock clock;
+  RingWriter w(ring.p, ring.size);
+  StatsWriter s(page.p, page.size);
+  CaptureEmitter e(w, s, clock, "h", 64);
+  const std::string big(2000, 'x');
+  bool ok = e.emit(schema::Priority::HIGH, [&](schema::Event::Builder ev) {
+    ev.setMonoNs(1);
+    ev.initKind().initHttp().setRequest(
+        capnp::Data::Reader(reinterpret_cast<const kj::byte*>(big.data()), big.size()));
+  });
+  EXPECT_FALSE(ok);
+  for (int i = 0; i < 3; ++i) emit_one(e, schema::Priority::NORMAL);
+  e.flush();
+  EXPECT_EQ(e.queued(), 0u);
+  EXPECT_EQ(s.get(s.counter("dropped.capture.too_large")), 1u);
+  EXPECT_EQ(s.get(s.counter("captured")), 4u);  // the dropped one is captured and dropped
+  EXPECT_EQ(s.get(s.counter("written")), 3u);
+  RingReader r(ring.p, ring.size);
+  size_t n = 0;
+  while (r.next()) ++n;
+  EXPECT_EQ(n, 3u);
+}
+
 TEST(Emitter, CrashBetweenSnapshotAndPublicationIsCompleted) {
   Fixture f;
   {
