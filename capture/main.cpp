@@ -47,6 +47,9 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
 
   size_t c_synthetic_index = stats.counter("synthetic_index");
   std::unique_ptr<capture::EventSource> source;
+#ifdef RINGWARD_HAVE_EBPF
+  capture::EbpfSource* ebpf = nullptr;
+#endif
   capture::SyntheticSource* synthetic = nullptr;
   if (cfg.capture.source == "synthetic") {
     auto s = std::make_unique<capture::SyntheticSource>(
@@ -74,6 +77,7 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
       spdlog::error("eBPF source: {}", opened.error);
       return 3;
     }
+    ebpf = opened.source.get();
     source = std::move(opened.source);
 #else
     spdlog::error("this build has no eBPF source; set [capture] source = \"synthetic\"");
@@ -98,8 +102,31 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
                raw_ring_name(args.shm_prefix));
 
   bool source_open = true;
+#ifdef RINGWARD_HAVE_EBPF
+  // What the kernel left out on purpose (filters, the agent's own processes) and how pending
+  // HTTP requests ended: not losses, but an operator must be able to see them.
+  std::vector<size_t> c_filtered;
+  size_t c_http_timeouts = 0, c_http_evicted = 0;
+  if (ebpf) {
+    for (size_t k = 0; k < static_cast<size_t>(capture::EbpfKind::count); k++)
+      c_filtered.push_back(stats.counter(
+          fmt::format("filtered.{}", capture::ebpf_kind_name(static_cast<capture::EbpfKind>(k)))));
+    c_http_timeouts = stats.counter("http.timeouts");
+    c_http_evicted = stats.counter("http.evicted");
+  }
+  uint64_t last_counters_ns = 0;
+#endif
   auto record_progress = [&] {
     if (synthetic) stats.set(c_synthetic_index, synthetic->next_index() - emitter.queued());
+#ifdef RINGWARD_HAVE_EBPF
+    if (ebpf && clock.mono_ns() - last_counters_ns >= 1'000'000'000ULL) {
+      last_counters_ns = clock.mono_ns();
+      auto c = ebpf->counters();
+      for (size_t k = 0; k < c_filtered.size(); k++) stats.set(c_filtered[k], c.kinds[k].filtered);
+      stats.set(c_http_timeouts, c.http_timeouts);
+      stats.set(c_http_evicted, c.http_evicted);
+    }
+#endif
     emitter.flush();
   };
   while (!stop_requested()) {

@@ -213,8 +213,11 @@ struct EbpfSource::Impl {
   std::array<EbpfKindCounters, RW_KIND_COUNT> user{};
   uint64_t invalid_records = 0;
   uint64_t http_timeouts = 0;
-  // Kernel ringbuf_full values already reported, per concern, cpu and kind.
+  // Kernel ringbuf_full values already reported, per concern, cpu and kind; slot_busy (HTTP
+  // requests never tracked) per concern and cpu; invalid records.
   std::vector<std::vector<uint64_t>> reported_full;
+  std::vector<std::vector<uint64_t>> reported_busy;
+  uint64_t reported_invalid = 0;
   int ncpus = 1;
 
   std::string build_config();
@@ -393,6 +396,7 @@ std::string EbpfSource::Impl::start_consumer() {
   }
   ncpus = std::clamp(libbpf_num_possible_cpus(), 1, RW_MAX_CPUS);
   reported_full.assign(concerns.size(), std::vector<uint64_t>(ncpus * RW_KIND_COUNT, 0));
+  reported_busy.assign(concerns.size(), std::vector<uint64_t>(ncpus, 0));
   return {};
 }
 
@@ -527,7 +531,19 @@ void EbpfSource::Impl::report_losses() {
           seen = now;
         }
       }
+      // A request whose pending slot was contended is never tracked: its exchange is lost.
+      uint64_t busy = load_counter(concerns[i].counters, cpu, RW_KIND_HTTP, RW_CNT_SLOT_BUSY);
+      uint64_t& seen_busy = reported_busy[i][cpu];
+      if (busy > seen_busy) {
+        emitter->report_lost("kernel", "http_slot_busy", kKindNames[RW_KIND_HTTP], cpu, busy - seen_busy);
+        seen_busy = busy;
+      }
     }
+  }
+  // Records the kernel submitted that could not be decoded (short, wrong layout or kind).
+  if (invalid_records > reported_invalid) {
+    emitter->report_lost("capture", "invalid_record", "unknown", -1, invalid_records - reported_invalid);
+    reported_invalid = invalid_records;
   }
 }
 
