@@ -72,7 +72,7 @@ struct rw_exit {
   __u32 pad;
 };
 
-enum rw_open_syscall { RW_OPENAT = 0, RW_OPENAT2 = 1 };
+enum rw_open_syscall { RW_OPENAT = 0, RW_OPENAT2 = 1, RW_OPEN = 2, RW_CREAT = 3 };
 
 /* Compact: the record is offsetof(path) + path_len + 1 bytes (the path is NUL-terminated). */
 struct rw_file_open {

@@ -1,4 +1,5 @@
-// File opens: openat and openat2 (path, flags, mode, result). One sys_exit hook per syscall;
+// File opens: openat, openat2, and the older open and creat that musl (Alpine) and old binaries
+// still call (path, flags, mode, result). One sys_exit hook per syscall;
 // the arguments come from the saved user registers (see sysargs__regs). Trust: kernel.
 #include "common.bpf.h"
 
@@ -10,6 +11,10 @@ struct {
   __type(key, __u32);
   __type(value, struct rw_file_open);
 } rw_file_scratch SEC(".maps");
+
+#define RW_O_WRONLY 01
+#define RW_O_CREAT 0100
+#define RW_O_TRUNC 01000
 
 struct open_how_user {
   __u64 flags;
@@ -30,11 +35,19 @@ static __always_inline int file__emit(__u16 syscall, long ret) {
   if (syscall == RW_OPENAT) {
     flags = regs->dx;
     mode = regs->r10;
-  } else {
+  } else if (syscall == RW_OPENAT2) {
     struct open_how_user how = {};
     bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
     flags = how.flags;
     mode = how.mode;
+  } else if (syscall == RW_OPEN) { /* open(path, flags, mode) */
+    path = (const char *)regs->di;
+    flags = regs->si;
+    mode = regs->dx;
+  } else { /* creat(path, mode) == open(path, O_CREAT | O_WRONLY | O_TRUNC, mode) */
+    path = (const char *)regs->di;
+    flags = RW_O_CREAT | RW_O_WRONLY | RW_O_TRUNC;
+    mode = regs->si;
   }
   rec->result = ret;
   rec->flags = flags;
@@ -57,4 +70,14 @@ int file_openat_exit(struct trace_event_raw_sys_exit *ctx) {
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int file_openat2_exit(struct trace_event_raw_sys_exit *ctx) {
   return file__emit(RW_OPENAT2, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int file_open_exit(struct trace_event_raw_sys_exit *ctx) {
+  return file__emit(RW_OPEN, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int file_creat_exit(struct trace_event_raw_sys_exit *ctx) {
+  return file__emit(RW_CREAT, ctx->ret);
 }

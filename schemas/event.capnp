@@ -72,7 +72,7 @@ struct FileOpen {
   flags @1 :UInt32;
   mode @2 :UInt32;
   result @3 :Int32;           # fd or -errno
-  syscall @4 :Text;           # "openat" | "openat2"
+  syscall @4 :Text;           # "openat" | "openat2" | "open" | "creat"
 }
 
 struct NetConn {

@@ -774,7 +774,10 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
         f.setFlags(r.flags);
         f.setMode(r.mode);
         f.setResult(r.result);
-        f.setSyscall(r.syscall == RW_OPENAT2 ? "openat2" : "openat");
+        f.setSyscall(r.syscall == RW_OPENAT2 ? "openat2"
+                     : r.syscall == RW_OPEN  ? "open"
+                     : r.syscall == RW_CREAT ? "creat"
+                                             : "openat");
       });
       if (!ok) user[RW_KIND_FILE_OPEN].emit_rejected++;
       return;

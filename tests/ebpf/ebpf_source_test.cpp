@@ -256,6 +256,31 @@ TEST_F(EbpfTest, FileOpenOpenatAndOpenat2) {
   EXPECT_EQ(c.getResult(), -ENOENT);
 }
 
+// The older open(2) and creat(2), which musl (Alpine) and old binaries still call.
+TEST_F(EbpfTest, FileOpenOpenAndCreat) {
+  fs::path created = dir_ / ("rw-creat-" + std::to_string(mono_ns()));
+  int fd = static_cast<int>(syscall(SYS_creat, created.c_str(), 0604));
+  ASSERT_GE(fd, 0);
+  close(fd);
+  int fd2 = static_cast<int>(syscall(SYS_open, created.c_str(), O_RDONLY | O_CLOEXEC, 0));
+  ASSERT_GE(fd2, 0);
+  close(fd2);
+  auto opens = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isFileOpen() && text(ev.getKind().getFileOpen().getPath()) == created.string();
+  }, 2);
+  ASSERT_EQ(opens.size(), 2u);
+  auto c = opens[0].getKind().getFileOpen();
+  EXPECT_EQ(c.getSyscall(), "creat");
+  EXPECT_EQ(c.getFlags(), unsigned(O_CREAT | O_WRONLY | O_TRUNC));
+  EXPECT_EQ(c.getMode(), 0604u);
+  EXPECT_EQ(c.getResult(), fd);
+  EXPECT_EQ(opens[0].getPid(), static_cast<uint32_t>(getpid()));
+  auto o = opens[1].getKind().getFileOpen();
+  EXPECT_EQ(o.getSyscall(), "open");
+  EXPECT_EQ(o.getFlags(), unsigned(O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(o.getResult(), fd2);
+}
+
 // Opens `path` in a child named `comm`; with `grandchild`, in a grandchild (whose parent is not
 // this process). Waits until it has exited.
 void open_as(const std::string& comm, const fs::path& path, bool grandchild) {
