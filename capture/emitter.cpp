@@ -139,6 +139,16 @@ bool CaptureEmitter::drain() {
   return true;
 }
 
+size_t CaptureEmitter::drop_queued(std::string_view reason) {
+  const size_t n = queued_;
+  if (n == 0) return 0;
+  stats_.add(stats_.counter(fmt::format("dropped.capture.{}", reason)), n);
+  stats_.add(c_captured_, n);
+  for (auto& q : queue_) q.clear();
+  queued_ = 0;
+  return n;
+}
+
 void CaptureEmitter::report_lost(std::string_view stage, std::string_view reason,
                                  std::string_view event_kind, int cpu, uint64_t count) {
   if (count == 0) return;

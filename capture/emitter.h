@@ -36,6 +36,9 @@ class CaptureEmitter final : public Emitter {
 
   // Moves waiting events into the ring; true when none wait any more.
   bool drain();
+  // Stopping with events still waiting (the ring stayed full): each is counted as captured and
+  // dropped under dropped.capture.<reason>. Returns how many.
+  size_t drop_queued(std::string_view reason);
   bool saturated() const { return queued_ > 0; }
   size_t queued() const { return queued_; }
   // Publishes the stats snapshot (with the ring position) and then the ring position.

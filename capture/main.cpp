@@ -144,10 +144,14 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
     source_open = source->pump(emitter, std::chrono::milliseconds(5));
     record_progress();
   }
-  // Graceful stop: hand over what waits, bounded in time.
+  // Graceful stop: take what the kernel ring still holds (it dies with this process), hand over
+  // what waits, bounded in time, and count what could not be handed over.
+  if (source_open) source->pump(emitter, std::chrono::milliseconds(20));
   for (int i = 0; i < 100 && emitter.saturated(); ++i) {
     if (!emitter.drain()) ring.wait_for_space(4096, 20'000'000);
   }
+  if (size_t left = emitter.drop_queued("shutdown"))
+    spdlog::warn("stopping with the raw ring full: {} waiting events dropped (dropped.capture.shutdown)", left);
   record_progress();
   spdlog::info("stopped: {} events captured", stats.get(stats.counter("captured")));
   return 0;

@@ -153,6 +153,29 @@ TEST(Emitter, FullRingShedsLowestPriorityFirstAndCountsEveryDrop) {
   }
 }
 
+// Stopping while the ring stays full: what still waits is counted as captured and dropped, so
+// the accounting identity holds after the process is gone.
+TEST(Emitter, EventsStillWaitingAtStopAreCountedAsDropped) {
+  Fixture f(4096);
+  RingWriter w(f.ring.p, f.ring.size);
+  StatsWriter s(f.page.p, f.page.size);
+  CaptureEmitter e(w, s, f.clock, "h", 64);
+  int emitted = 0;
+  while (!e.saturated()) {
+    emit_one(e, schema::Priority::NORMAL);
+    ++emitted;
+  }
+  for (int i = 0; i < 4; ++i, ++emitted) emit_one(e, schema::Priority::CRITICAL);
+  EXPECT_EQ(e.queued(), 5u);
+  EXPECT_EQ(e.drop_queued("shutdown"), 5u);
+  EXPECT_EQ(e.queued(), 0u);
+  EXPECT_FALSE(e.saturated());
+  e.flush();
+  EXPECT_EQ(s.get(s.counter("dropped.capture.shutdown")), 5u);
+  EXPECT_EQ(s.get(s.counter("captured")), static_cast<uint64_t>(emitted));
+  EXPECT_EQ(drain(f).size() + 5, static_cast<size_t>(emitted));
+}
+
 // An event larger than the ring's record limit can never be written: it is dropped and counted
 // instead of waiting at the head of the overflow queue, where it would block all later events.
 TEST(Emitter, EventAboveTheRecordLimitIsDroppedAndCountedWithoutBlockingLaterOnes) {
