@@ -67,9 +67,11 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task) {
-  __u64 pid_tgid = bpf_get_current_pid_tgid();
-  /* One event per process: only the thread-group leader's exit is reported. */
-  if ((__u32)pid_tgid != (pid_tgid >> 32)) return 0;
+  /* One event per process, when its last thread exits: do_exit has already taken this thread
+   * off signal->live. Not "the leader exits": a leader may pthread_exit() while other threads
+   * run on, and an exec from another thread kills the old leader (de_thread) while the process
+   * lives on. */
+  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   if (!filter__current(RW_KIND_EXIT)) return 0;
   struct rw_exit *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_EXIT);
   if (!rec) return 0;

@@ -256,6 +256,34 @@ TEST_F(EbpfTest, FileOpenOpenatAndOpenat2) {
   EXPECT_EQ(c.getResult(), -ENOENT);
 }
 
+// A process ends when its last thread does: a leader that exits alone (pthread_exit) while another
+// thread runs on is not an exit; the one exit event carries the code the process ended with.
+TEST_F(EbpfTest, ExitIsReportedOnceWhenTheLastThreadEnds) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      exit(7);
+    }).detach();
+    syscall(SYS_exit, 0);  // this thread only (pthread_exit would unwind through gtest)
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+  fs::path marker = dir_ / ("rw-exit-marker-" + std::to_string(mono_ns()));
+  close(open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  std::vector<int32_t> codes;
+  auto seen = wait_for([&](Event::Reader ev) {
+    if (ev.getKind().isProcessExit() && ev.getPid() == static_cast<uint32_t>(child))
+      codes.push_back(ev.getKind().getProcessExit().getExitCode());
+    return ev.getKind().isFileOpen() && text(ev.getKind().getFileOpen().getPath()) == marker.string();
+  });
+  ASSERT_EQ(seen.size(), 1u);
+  ASSERT_EQ(codes.size(), 1u);
+  EXPECT_EQ(codes[0], 7 << 8);
+}
+
 // The older open(2) and creat(2), which musl (Alpine) and old binaries still call.
 TEST_F(EbpfTest, FileOpenOpenAndCreat) {
   fs::path created = dir_ / ("rw-creat-" + std::to_string(mono_ns()));
