@@ -89,6 +89,15 @@ int priv_execve_enter(void *ctx) { return priv__exec_enter(); }
 SEC("tracepoint/syscalls/sys_enter_execveat")
 int priv_execveat_enter(void *ctx) { return priv__exec_enter(); }
 
+/* Linux 6.10+: the last point of an exec where the task still holds its old creds (the new ones
+ * are in bprm). It sees every exec, including a 32-bit one through int 0x80, which the 64-bit
+ * syscall tracepoints above never see: without it, a set-uid exec could slip by that way. The
+ * loader leaves it out on older kernels (the syscall hooks still cover native execs). */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(priv_prepare_exec, struct task_struct *task, struct linux_binprm *bprm) {
+  return priv__exec_enter();
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(priv_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;

@@ -6,6 +6,7 @@
 #include "capture/ebpf/ebpf_source.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <sys/mman.h>
@@ -178,6 +179,13 @@ const char* priv_syscall_name(uint32_t s) {
 
 }  // namespace
 
+// Whether the running kernel has the BTF tracepoint `name` (its btf_trace_<name> typedef).
+static bool kernel_has_btf_tracepoint(const std::string& name) {
+  static btf* vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) return true;  // let the load report it
+  return btf__find_by_name_kind(vmlinux, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) >= 0;
+}
+
 const char* ebpf_kind_name(EbpfKind kind) {
   auto i = static_cast<size_t>(kind);
   return i < std::size(kKindNames) ? kKindNames[i].data() : "unknown";
@@ -313,6 +321,15 @@ std::string EbpfSource::Impl::load(const char* name, S* (*open_fn)(), int (*load
   bpf_program* prog;
   bpf_object__for_each_program(prog, s->obj) {
     std::string_view sec = bpf_program__section_name(prog);
+    if (sec.starts_with("tp_btf/")) {
+      std::string event(sec.substr(strlen("tp_btf/")));
+      if (!kernel_has_btf_tracepoint(event)) {
+        bpf_program__set_autoload(prog, false);
+        missing_hooks.push_back("tp_btf:" + event);
+        spdlog::warn("ebpf: BTF tracepoint {} does not exist on this kernel; hook left out", event);
+      }
+      continue;
+    }
     if (sec.starts_with("tracepoint/")) {
       std::string event(sec.substr(strlen("tracepoint/")));
       if (!path_exists(tracefs + "/events/" + event)) {

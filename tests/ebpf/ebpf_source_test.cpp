@@ -10,6 +10,7 @@
 #include <linux/openat2.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -471,6 +473,52 @@ TEST_F(EbpfTest, ExecOfSetuidBinaryGainingRootIsCritical) {
 }
 
 // ---- HTTP ------------------------------------------------------------------------------------
+
+// The same through the 32-bit syscall entry (int 0x80): an exec the 64-bit syscall tracepoints
+// never see. sched_prepare_exec (Linux 6.10+) must catch it anyway.
+TEST_F(EbpfTest, SetuidExecThroughThe32BitEntryIsCaughtToo) {
+  auto hooks = source_->active_hooks();
+  if (std::find(hooks.begin(), hooks.end(), "tp_btf:sched_prepare_exec") == hooks.end())
+    GTEST_SKIP() << "kernel without sched_prepare_exec";
+  fs::path bin = dir_ / "rw-suid-true32";
+  fs::copy_file("/bin/true", bin);
+  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  // The path and argv must be addressable with 32-bit pointers.
+  auto* low = static_cast<char*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+  ASSERT_NE(low, MAP_FAILED);
+  ASSERT_LT(bin.string().size(), 2000u);
+  std::memcpy(low, bin.c_str(), bin.string().size() + 1);
+  auto* argv32 = reinterpret_cast<uint32_t*>(low + 2048);
+  argv32[0] = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(low));
+  argv32[1] = 0;
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    long ret;
+    asm volatile("int $0x80"
+                 : "=a"(ret)
+                 : "a"(11L /* ia32 execve */), "b"(low), "c"(argv32), "d"(0L)
+                 : "memory");
+    _exit(98);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  munmap(low, 4096);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the 32-bit exec itself failed";
+  auto evs = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child) &&
+           ev.getKind().getPrivilegeChange().getSyscall() == "exec";
+  });
+  ASSERT_EQ(evs.size(), 1u);
+  auto p = evs[0].getKind().getPrivilegeChange();
+  EXPECT_EQ(p.getOldEuid(), 65534u);
+  EXPECT_EQ(p.getNewEuid(), 0u);
+  EXPECT_EQ(text(p.getFilename()), bin.string());
+  EXPECT_EQ(priority_of(evs[0]), Priority::CRITICAL);
+}
 
 struct Child {
   pid_t pid = -1;
