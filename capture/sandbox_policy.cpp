@@ -17,10 +17,6 @@ sandbox::SyscallPolicy capture_seccomp_policy() {
       // name             action     why
       {"read", A::kAllow, "ring-buffer / pipe fds held from before the drop"},
       {"write", A::kAllow, "stderr logging"},
-      {"epoll_wait", A::kAllow, "libbpf ring_buffer__poll on the fds it already holds"},
-      {"epoll_pwait", A::kAllow, "same, newer glibc"},
-      {"ppoll", A::kAllow, "waits with a timeout"},
-      {"poll", A::kAllow, "waits with a timeout"},
       {"close", A::kAllow, "RAII destructors at shutdown"},
       // libbpf detaches a perf-event link (classic tracepoint, uprobe) with this ioctl before
       // closing it; nothing else may be asked of any fd.
@@ -28,7 +24,8 @@ sandbox::SyscallPolicy capture_seccomp_policy() {
        {sandbox::ArgCondition::masked_eq(1, 0xffffffffULL, PERF_EVENT_IOC_DISABLE)}},
       {"getpid", A::kAllow, "stats page heartbeat"},
       {"gettid", A::kAllow, "spdlog"},
-      // Deliberately absent (default: kill): bpf (no new maps or programs after the drop),
+      // Deliberately absent (default: kill): epoll/poll (the kernel ring is consumed from its
+      // mapping, ring_buffer__consume, never polled), bpf (no new maps or programs after the drop),
       // open/openat, socket, execve, fork, ptrace, perf_event_open, mount, unshare, setns, kill.
   };
   for (const auto& r : own) policy.rules.push_back(r);
