@@ -332,7 +332,7 @@ int run(const ChildArgs& args, const Config& cfg) {
       oe.wall_ns = ev->getWallNs();
       oe.record.assign(reinterpret_cast<const char*>(rec->data()), rec->size());
       // Fail-open: a refused append was dropped and counted by the buffer under its reason.
-      auto r = buffer->append(oe);
+      auto r = buffer->append(std::move(oe));
       if (!r.stored) {
         suppressed++;
         if (clock.mono_ns() - last_warn_ns > 1'000'000'000ULL) {  // at most one line a second

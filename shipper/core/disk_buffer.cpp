@@ -280,16 +280,27 @@ size_t DiskBuffer::sink_index(std::string_view name) const {
 }
 
 AppendOutcome DiskBuffer::append(const OutEvent& ev, std::string_view only_sink) {
+  return append_shared(std::make_shared<const OutEvent>(ev), only_sink);
+}
+
+AppendOutcome DiskBuffer::append(OutEvent&& ev, std::string_view only_sink) {
+  return append_shared(std::make_shared<const OutEvent>(std::move(ev)), only_sink);
+}
+
+AppendOutcome DiskBuffer::append_shared(std::shared_ptr<const OutEvent> shared,
+                                        std::string_view only_sink) {
   AppendOutcome out;
   {
     std::lock_guard lk(mu_);
-    out = append_locked(ev, only_sink.empty() ? 0 : record::sink_tag(only_sink), true);
+    out = append_locked(shared, only_sink.empty() ? 0 : record::sink_tag(only_sink), true);
   }
   if (out.stored) data_cv_.notify_all();
   return out;
 }
 
-AppendOutcome DiskBuffer::append_locked(const OutEvent& ev, uint32_t tag, bool count_append) {
+AppendOutcome DiskBuffer::append_locked(const std::shared_ptr<const OutEvent>& shared, uint32_t tag,
+                                        bool count_append) {
+  const OutEvent& ev = *shared;
   AppendOutcome out;
   const uint8_t prio = static_cast<uint8_t>(ev.priority);
   if (ev.record.size() > record::kMaxPayload) {
@@ -321,7 +332,7 @@ AppendOutcome DiskBuffer::append_locked(const OutEvent& ev, uint32_t tag, bool c
     h.seq = next_seq_;
     framed_bytes.clear();
     record::encode(h, ev.record, framed_bytes);
-    return write_record_locked(framed_bytes, h.seq, tag, ev);
+    return write_record_locked(framed_bytes, h.seq, tag, shared);
   };
   auto e = write();
   if (!e.ok() && e.err == ENOSPC) {
@@ -355,7 +366,8 @@ AppendOutcome DiskBuffer::append_locked(const OutEvent& ev, uint32_t tag, bool c
 }
 
 io::IoError DiskBuffer::write_record_locked(const std::string& framed, uint64_t seq, uint32_t tag,
-                                            const OutEvent& ev) {
+                                            const std::shared_ptr<const OutEvent>& shared) {
+  const OutEvent& ev = *shared;
   auto it = have_active_ ? segments_.find(active_key_) : segments_.end();
   if (it == segments_.end() ||
       (it->second.records > 0 && it->second.end + framed.size() > opts_.segment_bytes)) {
@@ -383,7 +395,7 @@ io::IoError DiskBuffer::write_record_locked(const std::string& framed, uint64_t 
       framed.size();
   total_bytes_ += framed.size();
   dirty_ = true;
-  c.event = std::make_shared<const OutEvent>(ev);
+  c.event = shared;
   memory_.push(std::move(c));
   return {};
 }
@@ -480,15 +492,15 @@ bool DiskBuffer::evict_oldest_locked(bool allow_critical, const char* reason) {
     // crash in between duplicates rather than loses them). Their seq changes; order among
     // Critical records is kept.
     for (auto& [h, payload] : carry) {
-      OutEvent ev;
-      ev.id = h.event_id;
-      ev.wall_ns = h.wall_ns;
-      ev.priority = static_cast<schema::Priority>(h.priority);
-      ev.record = std::move(payload);
+      auto ev = std::make_shared<OutEvent>();
+      ev->id = h.event_id;
+      ev->wall_ns = h.wall_ns;
+      ev->priority = static_cast<schema::Priority>(h.priority);
+      ev->record = std::move(payload);
       record::Header nh = h;
       nh.seq = next_seq_;
       std::string framed;
-      record::encode(nh, ev.record, framed);
+      record::encode(nh, ev->record, framed);
       if (write_record_locked(framed, nh.seq, h.sink_tag, ev).ok()) {
         next_seq_++;
         st_.carried_critical++;

@@ -114,6 +114,8 @@ class DiskBuffer {
   // Fail-open: at the cap it evicts oldest non-critical first and always accepts; on ENOSPC it
   // evicts and retries once, then drops the event counted as disk_full.
   AppendOutcome append(const OutEvent& ev, std::string_view only_sink = {});
+  // The same, taking the event over instead of copying it (the memory tail keeps it).
+  AppendOutcome append(OutEvent&& ev, std::string_view only_sink = {});
   // fsync point of the `batch` policy (no-op for the others, which sync on their own).
   void commit();
   // Periodic housekeeping: interval fsync and checkpoint persistence.
@@ -149,9 +151,11 @@ class DiskBuffer {
   io::IoError load();
   void scan_segment(Segment& seg, bool is_last);
   io::IoError open_new_segment_locked();
-  AppendOutcome append_locked(const OutEvent& ev, uint32_t tag, bool count_append);
+  AppendOutcome append_shared(std::shared_ptr<const OutEvent> ev, std::string_view only_sink);
+  AppendOutcome append_locked(const std::shared_ptr<const OutEvent>& ev, uint32_t tag,
+                              bool count_append);
   io::IoError write_record_locked(const std::string& framed, uint64_t seq, uint32_t tag,
-                                  const OutEvent& ev);
+                                  const std::shared_ptr<const OutEvent>& ev);
   bool evict_oldest_locked(bool allow_critical, const char* reason);
   void enforce_cap_locked(uint64_t incoming, bool critical);
   void delete_segment_locked(std::map<uint64_t, Segment>::iterator it);
