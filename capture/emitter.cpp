@@ -30,6 +30,8 @@ CaptureEmitter::CaptureEmitter(RingWriter& ring, StatsWriter& stats, const Clock
   c_epoch_ = stats_.counter("id_epoch");
   c_seq_ = stats_.counter("id_next_seq");
   c_lost_records_ = stats_.counter("lost_records");
+  c_ids_issued_ = stats_.counter("ids_issued");
+  c_ids_settled_ = stats_.counter("ids_settled");
   // Ids: epoch (seconds) in the high 32 bits, sequence in the low 32. A restarted capture keeps
   // its epoch and sequence; a new pipeline starts a later epoch.
   uint64_t now_s = clock.wall_ns() / 1'000'000'000ULL;
@@ -47,6 +49,7 @@ uint64_t CaptureEmitter::next_id() {
     seq = 0;
   }
   stats_.set(c_seq_, seq + 1);
+  stats_.add(c_ids_issued_);
   return (stats_.get(c_epoch_) << 32) | seq;
 }
 
@@ -75,7 +78,7 @@ bool CaptureEmitter::emit(schema::Priority priority,
   if (flat_message_size(msg) > ring_.max_record()) {
     // It could never be written: queued, it would block every later event for good.
     stats_.add(c_dropped_too_large_);
-    stats_.add(c_captured_);
+    settle();
     const uint64_t now = clock_.mono_ns();
     if (last_too_large_log_ns_ == 0 || now - last_too_large_log_ns_ > 1'000'000'000ULL) {
       last_too_large_log_ns_ = now;
@@ -88,7 +91,7 @@ bool CaptureEmitter::emit(schema::Priority priority,
   if (queued_ == 0) {
     if (write_message(ring_, msg)) {
       stats_.add(c_written_);
-      stats_.add(c_captured_);
+      settle();
       return true;
     }
   }
@@ -103,7 +106,7 @@ void CaptureEmitter::write_or_queue(uint64_t id, schema::Priority prio, std::str
   if (queued_ >= overflow_limit_ && !evict_below(prio)) {
     // Everything waiting matters at least as much as this event: it is the one dropped.
     stats_.add(c_dropped_overflow_);
-    stats_.add(c_captured_);
+    settle();
     return;
   }
   queue_[p].push_back(Pending{id, std::move(record)});
@@ -116,7 +119,7 @@ bool CaptureEmitter::evict_below(schema::Priority prio) {
       queue_[p].pop_front();
       --queued_;
       stats_.add(c_dropped_overflow_);
-      stats_.add(c_captured_);
+      settle();
       return true;
     }
   }
@@ -134,7 +137,7 @@ bool CaptureEmitter::drain() {
     best->pop_front();
     --queued_;
     stats_.add(c_written_);
-    stats_.add(c_captured_);
+    settle();
   }
   return true;
 }
@@ -143,7 +146,7 @@ size_t CaptureEmitter::drop_queued(std::string_view reason) {
   const size_t n = queued_;
   if (n == 0) return 0;
   stats_.add(stats_.counter(fmt::format("dropped.capture.{}", reason)), n);
-  stats_.add(c_captured_, n);
+  settle(n);
   for (auto& q : queue_) q.clear();
   queued_ = 0;
   return n;
@@ -175,7 +178,22 @@ void CaptureEmitter::flush() {
   ring_.publish();
 }
 
+void CaptureEmitter::settle(uint64_t n) {
+  stats_.add(c_captured_, n);
+  stats_.add(c_ids_settled_, n);
+}
+
 void CaptureEmitter::recover() {
+  // Events a killed predecessor had built (ids issued) but neither written nor dropped were
+  // waiting in its overflow queue: gone with it, counted here.
+  const uint64_t issued = stats_.get(c_ids_issued_), settled = stats_.get(c_ids_settled_);
+  if (issued > settled) {
+    const uint64_t lost = issued - settled;
+    stats_.add(stats_.counter("dropped.capture.crash"), lost);
+    settle(lost);
+    spdlog::warn("{} events waiting in the previous capture process were lost when it died "
+                 "(dropped.capture.crash)", lost);
+  }
   uint64_t snap = stats_.get(c_ring_pos_);
   if (snap > ring_.published_position()) {
     if (ring_.recover_position(snap))

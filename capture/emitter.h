@@ -43,7 +43,8 @@ class CaptureEmitter final : public Emitter {
   size_t queued() const { return queued_; }
   // Publishes the stats snapshot (with the ring position) and then the ring position.
   void flush();
-  // Completes a publication a previous incarnation had snapshotted but not published.
+  // After a restart: completes a publication the previous incarnation had snapshotted but not
+  // published, and counts the events it had queued but not written (dropped.capture.crash).
   void recover();
   RingWriter& ring() { return ring_; }
 
@@ -70,8 +71,12 @@ class CaptureEmitter final : public Emitter {
   std::unique_ptr<capnp::word[]> segment_;
   bool segment_busy_ = false;
   // Stats indices.
+  // Counts an event that got an id as captured and settled (written or dropped); settled
+  // falling behind issued after a crash is what the predecessor lost.
+  void settle(uint64_t n = 1);
+
   size_t c_captured_, c_written_, c_dropped_overflow_, c_dropped_too_large_, c_ring_pos_, c_epoch_,
-      c_seq_, c_lost_records_;
+      c_seq_, c_lost_records_, c_ids_issued_, c_ids_settled_;
   uint64_t last_too_large_log_ns_ = 0;
 };
 

@@ -176,6 +176,33 @@ TEST(Emitter, EventsStillWaitingAtStopAreCountedAsDropped) {
   EXPECT_EQ(drain(f).size() + 5, static_cast<size_t>(emitted));
 }
 
+// A capture process killed with events in its overflow queue: its successor counts them as
+// dropped.capture.crash, so the identity still holds without the dead process's memory.
+TEST(Emitter, EventsQueuedByAKilledPredecessorAreCountedOnRestart) {
+  Fixture f(4096);
+  RingWriter w(f.ring.p, f.ring.size);
+  int emitted = 0;
+  {
+    StatsWriter s(f.page.p, f.page.size);
+    CaptureEmitter e(w, s, f.clock, "h", 64);
+    while (!e.saturated()) {
+      emit_one(e, schema::Priority::NORMAL);
+      ++emitted;
+    }
+    for (int i = 0; i < 2; ++i, ++emitted) emit_one(e, schema::Priority::HIGH);
+    e.flush();
+    EXPECT_EQ(e.queued(), 3u);
+  }  // gone without draining, as after kill -9
+  StatsWriter s(f.page.p, f.page.size);
+  CaptureEmitter e(w, s, f.clock, "h", 64);
+  e.recover();
+  EXPECT_EQ(s.get(s.counter("dropped.capture.crash")), 3u);
+  EXPECT_EQ(s.get(s.counter("captured")), static_cast<uint64_t>(emitted));
+  EXPECT_EQ(drain(f).size() + 3, static_cast<size_t>(emitted));
+  e.recover();  // counted once
+  EXPECT_EQ(s.get(s.counter("dropped.capture.crash")), 3u);
+}
+
 // An event larger than the ring's record limit can never be written: it is dropped and counted
 // instead of waiting at the head of the overflow queue, where it would block all later events.
 TEST(Emitter, EventAboveTheRecordLimitIsDroppedAndCountedWithoutBlockingLaterOnes) {
