@@ -382,20 +382,40 @@ std::string EbpfSource::Impl::attach_tls(Concern& c, const std::string& libssl) 
     const char* prog;
     const char* func;
     bool ret;
-  } probes[] = {{"tls_write_enter", "SSL_write", false},
-                {"tls_write_exit", "SSL_write", true},
-                {"tls_read_enter", "SSL_read", false},
-                {"tls_read_exit", "SSL_read", true}};
-  for (auto& p : probes) {
-    bpf_program* prog = bpf_object__find_program_by_name(c.obj, p.prog);
-    if (!prog) return std::string("program ") + p.prog + " missing";
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p.ret, .func_name = p.func);
-    bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, libssl.c_str(), 0, &opts);
-    if (!link) return std::string("attach ") + (p.ret ? "uretprobe " : "uprobe ") + p.func +
-                      " in " + libssl + ": " + errno_text(errno);
-    c.extra_links.push_back(link);
+    bool optional;  // the _ex variants exist from OpenSSL 1.1.1 on
+  } probes[] = {{"tls_write_enter", "SSL_write", false, false},
+                {"tls_write_exit", "SSL_write", true, false},
+                {"tls_read_enter", "SSL_read", false, false},
+                {"tls_read_exit", "SSL_read", true, false},
+                {"tls_write_ex_enter", "SSL_write_ex", false, true},
+                {"tls_write_exit", "SSL_write_ex", true, true},
+                {"tls_read_ex_enter", "SSL_read_ex", false, true},
+                {"tls_read_exit", "SSL_read_ex", true, true}};
+  c.hooks.clear();
+  for (size_t i = 0; i < std::size(probes); i += 2) {
+    // Entry and return probe of one function: both attached, or neither.
+    bpf_link* links[2] = {nullptr, nullptr};
+    std::string error;
+    for (size_t j = 0; j < 2 && error.empty(); j++) {
+      auto& p = probes[i + j];
+      bpf_program* prog = bpf_object__find_program_by_name(c.obj, p.prog);
+      if (!prog) return std::string("program ") + p.prog + " missing";
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p.ret, .func_name = p.func);
+      links[j] = bpf_program__attach_uprobe_opts(prog, -1, libssl.c_str(), 0, &opts);
+      if (!links[j])
+        error = std::string("attach ") + (p.ret ? "uretprobe " : "uprobe ") + p.func + " in " +
+                libssl + ": " + errno_text(errno);
+    }
+    if (!error.empty()) {
+      for (bpf_link* l : links)
+        if (l) bpf_link__destroy(l);
+      if (!probes[i].optional) return error;
+      spdlog::warn("ebpf: optional TLS hook left out: {}", error);
+      continue;
+    }
+    c.extra_links.insert(c.extra_links.end(), std::begin(links), std::end(links));
+    c.hooks.push_back("uprobe:" + libssl + ":" + probes[i].func);
   }
-  c.hooks = {"uprobe:" + libssl + ":SSL_write", "uprobe:" + libssl + ":SSL_read"};
   return {};
 }
 

@@ -792,6 +792,27 @@ TEST_F(EbpfTest, NginxPlainAndTls) {
     EXPECT_LT(h.getLatencyNs(), elapsed);
     EXPECT_NE(text(h.getRequest()).find("Host: 127.0.0.1"), std::string::npos);
   }
+  // A client on SSL_write_ex/SSL_read_ex (Python's ssl module): its own end of the exchange.
+  const std::string target = "/data.json?py=" + std::to_string(mono_ns());
+  Child py;
+  std::string line = spawn_read_line(
+      py, {"python3", "-c",
+           "import os, ssl, sys, urllib.request\n"
+           "print(os.getpid(), flush=True)\n"
+           "ctx = ssl._create_unverified_context()\n"
+           "urllib.request.urlopen('https://127.0.0.1:" + std::to_string(secure) + target +
+               "', context=ctx).read()\n"});
+  ASSERT_FALSE(line.empty());
+  const uint32_t py_pid = static_cast<uint32_t>(std::stoul(line));
+  auto evs = wait_for([&](Event::Reader ev) {
+    return ev.getKind().isHttp() && ev.getPid() == py_pid && text(ev.getKind().getHttp().getTarget()) == target;
+  });
+  ASSERT_EQ(evs.size(), 1u) << "no client-side exchange from SSL_write_ex/SSL_read_ex";
+  auto h = evs[0].getKind().getHttp();
+  EXPECT_TRUE(h.getTls());
+  EXPECT_EQ(h.getRole(), "client");
+  EXPECT_EQ(h.getStatus(), 200);
+  EXPECT_NE(text(h.getResponse()).find("{\"ok\":true}"), std::string::npos);
 }
 
 // The HTTP hooks sit on the socket data tracepoints and find the user buffer from the syscall
