@@ -283,17 +283,46 @@ int run(const ChildArgs& args, const Config& cfg) {
   uint64_t last_status_ns = 0;
   uint64_t logged_buffer_drops = 0, logged_buffer_errors = 0;
 
+  // The buffer's delivery counts are lifetime (checkpointed: they survive service restarts),
+  // while `captured` starts at 0 with every pipeline. The first shipper of a pipeline (its stats
+  // page is new) records them as the baseline and what the buffer still holds as carried over
+  // from earlier pipelines; a shipper restarted within the pipeline keeps that baseline, so the
+  // supervisor's identity covers exactly this pipeline.
+  const size_t c_base_set = stats.counter("base.set"), c_carried = stats.counter("carried_over");
+  const size_t c_base_delivered = stats.counter("base.delivered"),
+               c_base_dl = stats.counter("base.dead_lettered"),
+               c_base_dup = stats.counter("base.duplicates");
+  std::map<std::string, size_t> c_base_dropped;
+  for (const auto& [r, idx] : c_dropped) c_base_dropped[r] = stats.counter("base.dropped_" + r);
+  auto reason_count = [](const auto& dropped, const std::string& r) -> uint64_t {
+    auto it = dropped.find(r);
+    return it == dropped.end() ? 0 : it->second;
+  };
+  if (stats.get(c_base_set) == 0) {
+    auto bs = buffer->stats();
+    const auto& p = bs.sinks.front();
+    stats.set(c_base_delivered, p.delivered);
+    stats.set(c_base_dl, p.dead_lettered);
+    stats.set(c_base_dup, p.duplicates);
+    for (const auto& [r, idx] : c_base_dropped) stats.set(idx, reason_count(p.dropped, r));
+    stats.set(c_carried, p.backlog);
+    stats.set(c_base_set, 1);
+    if (p.backlog > 0)
+      spdlog::info("{} events left in the buffer by an earlier run are delivered first", p.backlog);
+  }
+  auto since_base = [&](uint64_t lifetime, size_t base) {
+    uint64_t b = stats.get(base);
+    return lifetime > b ? lifetime - b : 0;
+  };
   auto publish_delivery = [&] {
     auto bs = buffer->stats();
     const auto& p = bs.sinks.front();
-    stats.set(c_delivered, p.delivered);
-    stats.set(c_dl, p.dead_lettered);
-    stats.set(c_recovered, p.duplicates);
+    stats.set(c_delivered, since_base(p.delivered, c_base_delivered));
+    stats.set(c_dl, since_base(p.dead_lettered, c_base_dl));
+    stats.set(c_recovered, since_base(p.duplicates, c_base_dup));
     stats.set(c_buffered, p.backlog);
-    for (auto& [r, idx] : c_dropped) {
-      auto it = p.dropped.find(r);
-      stats.set(idx, it == p.dropped.end() ? 0 : it->second);
-    }
+    for (auto& [r, idx] : c_dropped)
+      stats.set(idx, since_base(reason_count(p.dropped, r), c_base_dropped[r]));
   };
   publish_delivery();
   for (auto& w : workers) w->start();

@@ -323,9 +323,16 @@ Accounting Supervisor::accounting() {
     if (name == "processor") a.generated = snap.value("generated");
     if (name == "shipper") {
       a.delivered = snap.value("delivered");
-      // Events re-queued from the DLQ (ringwardctl dlq replay) are in flight again.
+      // Events re-queued from the DLQ (ringwardctl dlq replay) are in flight again; replayed
+      // beyond this pipeline's own dead letters, they come from an earlier pipeline's DLQ.
       uint64_t dl = snap.value("dead_lettered"), replayed = snap.value("dlq_replayed");
-      a.dead_lettered = dl > replayed ? dl - replayed : 0;
+      a.carried_over = snap.value("carried_over");
+      if (dl >= replayed) {
+        a.dead_lettered = dl - replayed;
+      } else {
+        a.dead_lettered = 0;
+        a.carried_over += replayed - dl;
+      }
       a.duplicates = snap.value("duplicates");
       a.in_flight += snap.value("buffered");
     }
@@ -337,7 +344,7 @@ Accounting Supervisor::accounting() {
     a.dropped.emplace_back(k, v);
     dropped_total += v;
   }
-  a.unexplained = static_cast<int64_t>(a.captured + a.generated) -
+  a.unexplained = static_cast<int64_t>(a.captured + a.generated + a.carried_over) -
                   static_cast<int64_t>(a.delivered + a.dead_lettered + dropped_total + a.in_flight);
   return a;
 }
@@ -461,10 +468,10 @@ std::string Supervisor::status_json() {
   }
   j += "],";
   auto a = accounting();
-  j += fmt::format("\"accounting\":{{\"captured\":{},\"generated\":{},\"delivered\":{},"
+  j += fmt::format("\"accounting\":{{\"captured\":{},\"generated\":{},\"carried_over\":{},\"delivered\":{},"
                    "\"dead_lettered\":{},\"in_flight\":{},\"duplicates\":{},\"unexplained\":{},\"dropped\":{{",
-                   a.captured, a.generated, a.delivered, a.dead_lettered, a.in_flight, a.duplicates,
-                   a.unexplained);
+                   a.captured, a.generated, a.carried_over, a.delivered, a.dead_lettered, a.in_flight,
+                   a.duplicates, a.unexplained);
   for (size_t i = 0; i < a.dropped.size(); ++i)
     j += fmt::format("{}\"{}\":{}", i ? "," : "", a.dropped[i].first, a.dropped[i].second);
   j += "},\"dropped_per_s\":{";
@@ -519,10 +526,11 @@ std::string Supervisor::status_text() {
     }
   }
   auto a = accounting();
-  t += fmt::format("\nevents: captured {}  generated {}  delivered {}  dead-lettered {}  in flight {}  "
+  t += fmt::format("\nevents: captured {}  generated {}{}  delivered {}  dead-lettered {}  in flight {}  "
                    "duplicates {}  unexplained {}\n",
-                   a.captured, a.generated, a.delivered, a.dead_lettered, a.in_flight, a.duplicates,
-                   a.unexplained);
+                   a.captured, a.generated,
+                   a.carried_over ? fmt::format("  carried over {}", a.carried_over) : std::string(),
+                   a.delivered, a.dead_lettered, a.in_flight, a.duplicates, a.unexplained);
   if (!a.dropped.empty()) {
     t += fmt::format("{:<40} {:>12} {:>10}\n", "DROPPED (stage.reason)", "TOTAL", "PER SEC");
     for (auto& [k, v] : a.dropped)

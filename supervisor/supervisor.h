@@ -29,12 +29,16 @@ namespace ringward::supervisor {
 struct Accounting {
   uint64_t captured = 0;
   uint64_t generated = 0;  // events the processor created (validation samples, health reports)
+  // Events an earlier pipeline left in the shipper's buffer or DLQ, delivered (or re-queued by
+  // `dlq replay`) in this one.
+  uint64_t carried_over = 0;
   uint64_t delivered = 0;
   uint64_t dead_lettered = 0;
   uint64_t in_flight = 0;
   uint64_t duplicates = 0;
   std::vector<std::pair<std::string, uint64_t>> dropped;  // "<stage>.<reason>"
-  int64_t unexplained = 0;  // captured + generated - delivered - dead_lettered - dropped - in_flight
+  int64_t unexplained = 0;  // captured + generated + carried_over - delivered - dead_lettered
+                            // - dropped - in_flight
 };
 
 // Who a child runs as. uid/gid 0 when it keeps root.

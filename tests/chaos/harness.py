@@ -267,9 +267,10 @@ class Pipeline:
 
 
 def identity(acc):
-    """(lhs, rhs, sum dropped) of captured + generated = delivered + dead + dropped + in_flight."""
+    """(lhs, rhs, sum dropped) of captured + generated + carried_over = delivered + dead + dropped
+    + in_flight."""
     dropped = sum(acc["dropped"].values())
-    lhs = acc["captured"] + acc["generated"]
+    lhs = acc["captured"] + acc["generated"] + acc.get("carried_over", 0)
     rhs = acc["delivered"] + acc["dead_lettered"] + dropped + acc["in_flight"]
     return lhs, rhs, dropped
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """DLQ end to end: a Splunk HEC receiver refuses every event with 403 (invalid token, permanent),
 so the shipper dead-letters them; the receiver is then fixed, `ringwardctl dlq replay` re-queues
-the entries, and every event arrives exactly once. The accounting identity holds throughout."""
+the entries, and every event arrives exactly once. The accounting identity holds throughout.
+
+Then across service restarts on the same buffer: a second pipeline meets a receiver that is down
+(503) and stops with its events buffered; a third one delivers those first (carried over) and its
+own. Each pipeline's identity must hold on its own although the buffer's counts are lifetime."""
 import gzip, http.server, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 build = sys.argv[1]
 N = 300
-state = {"accept": False, "ids": [], "refused": 0}
+state = {"accept": False, "down": False, "ids": [], "refused": 0}
 
 
 class Hec(http.server.BaseHTTPRequestHandler):
@@ -17,7 +21,10 @@ class Hec(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
-        if not state["accept"]:
+        if state["down"]:
+            out = b'{"text":"Server is busy","code":9}'
+            self.send_response(503)
+        elif not state["accept"]:
             state["refused"] += 1
             out = b'{"text":"Invalid token","code":4}'
             self.send_response(403)
@@ -71,8 +78,20 @@ flush_interval = "100ms"
     for c in ("capture", "processor", "shipper"):
         os.symlink(f"{build}/{c}/ringward-{c}", f"{d}/libexec/ringward-{c}")
     log = open(f"{d}/supervisor.log", "w")
-    sup = subprocess.Popen([f"{build}/supervisor/ringward-supervisor", "--config", f"{d}/ringward.toml",
-                            "--libexec-dir", f"{d}/libexec"], stdout=log, stderr=log)
+
+    def start():
+        return subprocess.Popen([f"{build}/supervisor/ringward-supervisor", "--config", f"{d}/ringward.toml",
+                                 "--libexec-dir", f"{d}/libexec"], stdout=log, stderr=log)
+
+    def stop(p):
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    sup = start()
     ctl = f"{build}/supervisor/ringwardctl"
 
     def status():
@@ -107,12 +126,23 @@ flush_interval = "100ms"
         r = subprocess.run([ctl, "--config", f"{d}/ringward.toml", "dlq", "list"], capture_output=True, text=True)
         assert "0 entries" in r.stdout, r.stdout
         print(f"dlq replay: {N} events dead-lettered on 403, re-queued, delivered once each; accounting {a}")
+
+        # Second pipeline, same buffer: the receiver is down, its events stay buffered.
+        stop(sup)
+        state["down"] = True
+        sup = start()
+        a = wait(lambda a: a["captured"] == N and a["in_flight"] == N, 60, "second run buffered while down")
+        assert a["delivered"] == 0 and a["dead_lettered"] == 0 and a["unexplained"] == 0, a
+        # Third pipeline: the receiver is back; the second run's events are carried over.
+        stop(sup)
+        state["down"] = False
+        sup = start()
+        a = wait(lambda a: a["delivered"] == 2 * N, 60, "third run delivered its own and the carried events")
+        assert a["captured"] == N and a["carried_over"] == N and a["unexplained"] == 0, a
+        assert len(state["ids"]) == 3 * N and len(set(state["ids"])) == 3 * N, (len(state["ids"]), len(set(state["ids"])))
+        print(f"restarts: the next pipelines' identities hold on the same buffer; accounting {a}")
     finally:
-        sup.send_signal(signal.SIGTERM)
-        try:
-            sup.wait(30)
-        except subprocess.TimeoutExpired:
-            sup.kill()
+        stop(sup)
         srv.shutdown()
         shutil.rmtree(d, ignore_errors=True)
 
