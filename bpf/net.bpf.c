@@ -18,8 +18,14 @@ struct sockaddr_user {
   };
 };
 
+/* -ERESTARTSYS .. -ERESTART_RESTARTBLOCK: a signal interrupted the call, which the kernel
+ * restarts (or turns into EINTR) on the way out; the sys_exit tracepoint sees the internal code.
+ * Not an outcome: the restarted call reports its own. */
+static __always_inline bool net__restarted(long ret) { return ret <= -512 && ret >= -516; }
+
 SEC("tracepoint/syscalls/sys_exit_connect")
 int net_connect_exit(struct trace_event_raw_sys_exit *ctx) {
+  if (net__restarted(ctx->ret)) return 0;
   struct pt_regs *regs = sysargs__regs();
   struct sockaddr_user sa = {};
   if (bpf_probe_read_user(&sa, sizeof(sa), (const void *)BPF_CORE_READ(regs, si)) != 0) {
@@ -52,7 +58,7 @@ int net_connect_exit(struct trace_event_raw_sys_exit *ctx) {
 }
 
 static __always_inline int net__accept(long ret) {
-  if (ret == -RW_EAGAIN) return 0;
+  if (ret == -RW_EAGAIN || net__restarted(ret)) return 0;
   struct sock *sk = NULL;
   if (ret >= 0) {
     sk = sock__tcp_from_fd(ret);

@@ -347,8 +347,11 @@ ValidationResult Validator::check(const schema::Event::Reader& ev, uint64_t now_
     case schema::Event::Kind::NET_CONNECT:
     case schema::Event::Kind::NET_ACCEPT: {
       auto e = kind == schema::Event::Kind::NET_CONNECT ? ev.getKind().getNetConnect() : ev.getKind().getNetAccept();
-      if (!valid_family_addr(e.getFamily(), e.getSrcAddr(), false) ||
-          !valid_family_addr(e.getFamily(), e.getDstAddr(), false)) {
+      // A failed accept has no peer: no family, no addresses (a failed connect still names its
+      // destination).
+      const bool no_peer = kind == schema::Event::Kind::NET_ACCEPT && e.getResult() < 0;
+      if (!valid_family_addr(e.getFamily(), e.getSrcAddr(), no_peer) ||
+          !valid_family_addr(e.getFamily(), e.getDstAddr(), no_peer)) {
         return fail(R::kBadField, "net.addr");
       }
       break;

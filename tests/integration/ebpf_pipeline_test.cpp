@@ -1,6 +1,11 @@
 // The real eBPF source end to end: events of a process this test runs reach the NDJSON sink,
 // and capture runs with no capabilities and no_new_privs while they do.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <gtest/gtest.h>
 
@@ -48,6 +53,33 @@ TEST(EbpfPipeline, ExecReachesTheSinkWhileCaptureHoldsNoPrivilege) {
   std::string s = p.status();
   EXPECT_NE(s.find("\"active_hooks\":["), std::string::npos);
   EXPECT_EQ(process_info(s, "capture").state, "running") << p.log();
+}
+
+// A failed accept on a TCP socket (here EINVAL: not listening) has no peer. It is a genuine
+// kernel event: it must reach the sink, not be dropped by the processor as malformed.
+TEST(EbpfPipeline, FailedAcceptReachesTheSinkAsAnEvent) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load eBPF programs";
+  Pipeline p("[capture]\nsource = \"ebpf\"\n");
+  p.start();
+  ASSERT_TRUE(p.wait_running()) << p.log();
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  ASSERT_LT(accept(s, nullptr, nullptr), 0);
+  ASSERT_EQ(errno, EINVAL);
+  close(s);
+  const std::string pid = "\"pid\":" + std::to_string(getpid()) + ",";
+  bool found = wait_until([&] {
+    for (const auto& l : p.sink_lines())
+      if (l.find("\"type\":\"net_accept\"") != std::string::npos && l.find(pid) != std::string::npos &&
+          l.find("\"result\":-22") != std::string::npos)
+        return true;
+    return false;
+  }, std::chrono::seconds(20));
+  EXPECT_TRUE(found) << "failed accept not in the sink; " << p.status() << p.log();
+  const std::string st = p.status();
+  const size_t acc = st.find("\"accounting\"");  // its drops list only reasons that happened
+  ASSERT_NE(acc, std::string::npos) << st;
+  EXPECT_EQ(st.find("processor.invalid", acc), std::string::npos) << st;
 }
 
 }  // namespace

@@ -343,6 +343,24 @@ TEST_F(ValidatorTest, RejectsAddressLengthMismatch) {
   EXPECT_EQ(check(to_bytes(m)).reason, ValidationReason::kBadField);
 }
 
+// Capture reports a failed accept on a TCP listener (EINVAL, EMFILE, ECONNABORTED) without a
+// peer; only then may the family be unknown.
+TEST_F(ValidatorTest, FailedAcceptWithoutAPeerValidatesASuccessfulOneDoesNot) {
+  for (int result : {-22, 7}) {
+    capnp::MallocMessageBuilder m;
+    auto ev = m.initRoot<schema::Event>();
+    fill_base(ev);
+    auto na = ev.getKind().initNetAccept();
+    na.setFamily(0);
+    na.setResult(result);
+    auto r = check(to_bytes(m));
+    if (result < 0)
+      EXPECT_TRUE(r.ok()) << "failed accept";
+    else
+      EXPECT_EQ(r.reason, ValidationReason::kBadField) << "accepted connection without a family";
+  }
+}
+
 TEST_F(ValidatorTest, BoundsArgvCount) {
   ValidationConfig config;
   config.max_argv = 1000;
