@@ -422,6 +422,17 @@ struct Engine::Impl {
     }
   }
 
+  // A credential file (shadow, sudoers, SSH private keys) opened, or tried, by a process whose
+  // name is not among its usual readers: `cat /etc/shadow` from a shell, a script lifting keys.
+  // The path is the one the process passed (a relative path is not resolved here) and the name
+  // is its comm, which a process chooses itself: this catches the careless, not the careful.
+  void credential_access(std::string_view path, std::string_view comm, std::vector<Finding>& out) const {
+    if (!enabled(Detector::credential_access)) return;
+    if (!path_in_list(path, rules.lists.credential_files)) return;
+    if (name_in_list(comm, rules.lists.credential_readers)) return;
+    add(Detector::credential_access, out);
+  }
+
   void privilege(const PrivilegeInput& p, std::vector<Finding>& out) const {
     ++stats.values_inspected;
     if (p.result < 0) return;  // the kernel refused: nothing was gained
@@ -600,9 +611,14 @@ void Engine::inspect(schema::Event::Reader event, std::vector<Finding>& out) con
       impl_->command(c, out);
       break;
     }
-    case schema::Event::Kind::FILE_OPEN:
-      inspect_file_path(as_view(kind.getFileOpen().getPath()), out);
+    case schema::Event::Kind::FILE_OPEN: {
+      const std::string_view path = as_view(kind.getFileOpen().getPath());
+      inspect_file_path(path, out);
+      const std::string_view comm = as_view(event.getComm());
+      impl_->credential_access(impl_->cap(path, kMaxPathBytes),
+                               comm.substr(0, std::min(comm.find('\0'), comm.size())), out);
       break;
+    }
     case schema::Event::Kind::PRIVILEGE_CHANGE: {
       const auto pc = kind.getPrivilegeChange();
       PrivilegeInput p;

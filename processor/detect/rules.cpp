@@ -24,6 +24,7 @@ constexpr std::array<std::string_view, kDetectorCount> kDetectorNames = {
     "masquerade_argv0_mismatch",
     "privesc_uid_zero",
     "privesc_capabilities",
+    "credential_access",
 };
 
 int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
@@ -70,7 +71,7 @@ class Parser {
       std::string_view key;
       std::vector<std::string>* out;
     };
-    const std::array<Entry, 7> entries = {{
+    const std::array<Entry, 9> entries = {{
         {"setuid_helpers", &lists.setuid_helpers},
         {"trusted_exec_dirs", &lists.trusted_exec_dirs},
         {"writable_dirs", &lists.writable_dirs},
@@ -78,6 +79,8 @@ class Parser {
         {"interpreters", &lists.interpreters},
         {"system_daemon_names", &lists.system_daemon_names},
         {"sensitive_targets", &lists.sensitive_targets},
+        {"credential_files", &lists.credential_files},
+        {"credential_readers", &lists.credential_readers},
     }};
     for (const auto& [key, node] : t) {
       bool known = false;
@@ -329,6 +332,16 @@ bool name_in_list(std::string_view name, const std::vector<std::string>& list) {
     }
   }
   return false;
+}
+
+bool path_in_list(std::string_view path, const std::vector<std::string>& list) {
+  for (const std::string& e : list) {
+    if (e.size() > 1 && e.front() == '*') {
+      const std::string_view suffix(e.data() + 1, e.size() - 1);
+      if (path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix) return true;
+    }
+  }
+  return name_in_list(path, list);
 }
 
 }  // namespace ringward::detect

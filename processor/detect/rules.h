@@ -41,8 +41,9 @@ enum class Detector : std::uint8_t {
   masquerade_argv0_mismatch,  // argv[0] claims a daemon name the executable does not have
   privesc_uid_zero,           // non-root gains uid/euid 0 outside the set-uid allowlist
   privesc_capabilities,       // non-root gains capabilities outside the allowlist
+  credential_access,          // a credential file opened by a process not in the readers list
 };
-inline constexpr std::size_t kDetectorCount = 11;
+inline constexpr std::size_t kDetectorCount = 12;
 std::string_view to_string(Detector d);
 
 struct Rule {
@@ -65,6 +66,10 @@ struct Lists {
   std::vector<std::string> interpreters;
   std::vector<std::string> system_daemon_names;
   std::vector<std::string> sensitive_targets;
+  // Absolute paths of credential files ('*' at the end: prefix, at the start: suffix) and the
+  // process names (comm) that may open them.
+  std::vector<std::string> credential_files;
+  std::vector<std::string> credential_readers;
 };
 
 struct TraversalSettings {
@@ -92,5 +97,7 @@ Expected<RuleSet, LoadError> parse_rules(std::string_view toml_text, std::string
 
 // True if `name` matches one entry of `list` (exact, or prefix for entries ending in '*').
 bool name_in_list(std::string_view name, const std::vector<std::string>& list);
+// Like name_in_list, and an entry starting with '*' matches by suffix ("*/.ssh/id_rsa").
+bool path_in_list(std::string_view path, const std::vector<std::string>& list);
 
 }  // namespace ringward::detect

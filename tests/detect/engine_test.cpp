@@ -63,6 +63,28 @@ TEST(EngineDispatch, FileOpenEvent) {
   EXPECT_TRUE(has(f, "RW-TRAV-001") && has(f, "RW-TRAV-003")) << joined(f);
 }
 
+// A credential file opened by a process that does not normally read it; its usual readers, a
+// public key and a look-alike name stay quiet.
+TEST(EngineDispatch, CredentialFileOpenedByAnUnusualProcess) {
+  auto open_as = [](std::string_view comm, std::string_view path) {
+    capnp::MallocMessageBuilder msg;
+    auto ev = msg.initRoot<schema::Event>();
+    ev.setComm(bytes(comm));
+    ev.initKind().initFileOpen().setPath(bytes(path));
+    return inspect_roundtrip(msg);
+  };
+  EXPECT_TRUE(has(open_as("cat", "/etc/shadow"), "RW-CRED-001"));
+  EXPECT_TRUE(has(open_as(std::string_view("python3\0\0\0", 10), "/home/bob/.ssh/id_ed25519"), "RW-CRED-001"));
+  EXPECT_TRUE(has(open_as("bash", "/etc/sudoers.d/90-cloud"), "RW-CRED-001"));
+  EXPECT_TRUE(open_as("sshd", "/etc/shadow").empty());
+  EXPECT_TRUE(open_as("unix_chkpwd", "/etc/shadow").empty());
+  EXPECT_TRUE(open_as("systemd-logind", "/etc/shadow").empty());
+  EXPECT_TRUE(open_as("ssh", "/root/.ssh/id_rsa").empty());
+  EXPECT_TRUE(open_as("cat", "/home/bob/.ssh/id_rsa.pub").empty());
+  EXPECT_TRUE(open_as("cat", "/etc/shadow.bak").empty());
+  EXPECT_TRUE(open_as("cat", "/etc/passwd").empty());  // world-readable by design
+}
+
 TEST(EngineDispatch, PrivilegeChangeEvent) {
   capnp::MallocMessageBuilder msg;
   auto ev = msg.initRoot<schema::Event>();
