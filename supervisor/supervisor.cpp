@@ -517,10 +517,12 @@ std::string Supervisor::status_text() {
       t += fmt::format("disk buffer: {:.1f}% of {} MiB{}\n", 100 * b["use"].num(),
                        uint64_t(b["max_bytes"].num()) >> 20, b["full"].flag() ? " (FULL)" : "");
     if (!(*ship)["sinks"].items.empty()) {
-      t += fmt::format("\n{:<20} {:<13} {:<10} {:>12} {:>10} {:>8}  {}\n", "SINK", "STATE", "CIRCUIT",
+      size_t w = 20;  // sink names such as file:/var/lib/ringward/events.ndjson are long
+      for (const auto& k : (*ship)["sinks"].items) w = std::max(w, k["name"].str("?").size());
+      t += fmt::format("\n{:<{}} {:<13} {:<10} {:>12} {:>10} {:>8}  {}\n", "SINK", w, "STATE", "CIRCUIT",
                        "DELIVERED", "BACKLOG", "DLQ", "LAST ERROR");
       for (const auto& k : (*ship)["sinks"].items)
-        t += fmt::format("{:<20} {:<13} {:<10} {:>12.0f} {:>10.0f} {:>8.0f}  {}\n", k["name"].str("?"),
+        t += fmt::format("{:<{}} {:<13} {:<10} {:>12.0f} {:>10.0f} {:>8.0f}  {}\n", k["name"].str("?"), w,
                          k["state"].str("?"), k["breaker"].str("?"), k["delivered"].num(), k["backlog"].num(),
                          k["dead_lettered"].num(), k["last_error"].str());
     }
