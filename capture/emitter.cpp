@@ -183,11 +183,13 @@ void CaptureEmitter::settle(uint64_t n) {
   stats_.add(c_ids_settled_, n);
 }
 
-void CaptureEmitter::recover() {
+void CaptureEmitter::recover(bool queued_events_come_again) {
   // Events a killed predecessor had built (ids issued) but neither written nor dropped were
   // waiting in its overflow queue: gone with it, counted here.
   const uint64_t issued = stats_.get(c_ids_issued_), settled = stats_.get(c_ids_settled_);
-  if (issued > settled) {
+  if (issued > settled && queued_events_come_again) {
+    stats_.set(c_ids_settled_, issued);  // made again under new ids: nothing was lost
+  } else if (issued > settled) {
     const uint64_t lost = issued - settled;
     stats_.add(stats_.counter("dropped.capture.crash"), lost);
     settle(lost);

@@ -44,8 +44,10 @@ class CaptureEmitter final : public Emitter {
   // Publishes the stats snapshot (with the ring position) and then the ring position.
   void flush();
   // After a restart: completes a publication the previous incarnation had snapshotted but not
-  // published, and counts the events it had queued but not written (dropped.capture.crash).
-  void recover();
+  // published, and counts the events it had queued but not written (dropped.capture.crash),
+  // unless the source makes them again (`queued_events_come_again`: the synthetic source resumes
+  // from the last event written).
+  void recover(bool queued_events_come_again = false);
   RingWriter& ring() { return ring_; }
 
  private:

@@ -43,7 +43,10 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
   SystemClock clock;
   capture::CaptureEmitter emitter(ring, stats, clock, host_name(cfg.capture.host),
                                   static_cast<size_t>(cfg.capture.overflow_events));
-  emitter.recover();
+  // The synthetic source resumes from the last event written (synthetic_index), so what a killed
+  // predecessor still held comes again; the kernel's events do not.
+  const bool regenerates = cfg.capture.source == "synthetic";
+  emitter.recover(regenerates);
 
   size_t c_synthetic_index = stats.counter("synthetic_index");
   std::unique_ptr<capture::EventSource> source;
@@ -150,8 +153,11 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
   for (int i = 0; i < 100 && emitter.saturated(); ++i) {
     if (!emitter.drain()) ring.wait_for_space(4096, 20'000'000);
   }
-  if (size_t left = emitter.drop_queued("shutdown"))
+  if (regenerates) {
+    // Left queued: the next start makes them again (synthetic_index excludes them).
+  } else if (size_t left = emitter.drop_queued("shutdown")) {
     spdlog::warn("stopping with the raw ring full: {} waiting events dropped (dropped.capture.shutdown)", left);
+  }
   record_progress();
   spdlog::info("stopped: {} events captured", stats.get(stats.counter("captured")));
   return 0;

@@ -307,6 +307,7 @@ int run(const ChildArgs& args, const Config& cfg) {
     for (const auto& [r, idx] : c_base_dropped) stats.set(idx, reason_count(p.dropped, r));
     stats.set(c_carried, p.backlog);
     stats.set(c_base_set, 1);
+    stats.publish();  // before any work: a successor must find this baseline, not take its own
     if (p.backlog > 0)
       spdlog::info("{} events left in the buffer by an earlier run are delivered first", p.backlog);
   }

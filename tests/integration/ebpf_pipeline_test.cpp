@@ -75,11 +75,9 @@ TEST(EbpfPipeline, FailedAcceptReachesTheSinkAsAnEvent) {
         return true;
     return false;
   }, std::chrono::seconds(20));
+  // (Dropped as invalid, it would never arrive: the positive check is the whole test; a count of
+  // invalid drops would also see other processes of this shared machine.)
   EXPECT_TRUE(found) << "failed accept not in the sink; " << p.status() << p.log();
-  const std::string st = p.status();
-  const size_t acc = st.find("\"accounting\"");  // its drops list only reasons that happened
-  ASSERT_NE(acc, std::string::npos) << st;
-  EXPECT_EQ(st.find("processor.invalid", acc), std::string::npos) << st;
 }
 
 }  // namespace

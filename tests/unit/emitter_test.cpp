@@ -203,6 +203,27 @@ TEST(Emitter, EventsQueuedByAKilledPredecessorAreCountedOnRestart) {
   EXPECT_EQ(s.get(s.counter("dropped.capture.crash")), 3u);
 }
 
+// A source that makes its events again after a restart (synthetic) lost nothing: not counted.
+TEST(Emitter, QueuedEventsASourceMakesAgainAreNotCountedAsLost) {
+  Fixture f(4096);
+  RingWriter w(f.ring.p, f.ring.size);
+  uint64_t written = 0;
+  {
+    StatsWriter s(f.page.p, f.page.size);
+    CaptureEmitter e(w, s, f.clock, "h", 64);
+    while (!e.saturated()) emit_one(e, schema::Priority::NORMAL);
+    e.flush();
+    written = s.get(s.counter("written"));
+  }
+  StatsWriter s(f.page.p, f.page.size);
+  CaptureEmitter e(w, s, f.clock, "h", 64);
+  e.recover(true);
+  EXPECT_EQ(s.get(s.counter("dropped.capture.crash")), 0u);
+  EXPECT_EQ(s.get(s.counter("captured")), written);
+  e.recover(false);  // settled already: nothing left to count
+  EXPECT_EQ(s.get(s.counter("dropped.capture.crash")), 0u);
+}
+
 // An event larger than the ring's record limit can never be written: it is dropped and counted
 // instead of waiting at the head of the overflow queue, where it would block all later events.
 TEST(Emitter, EventAboveTheRecordLimitIsDroppedAndCountedWithoutBlockingLaterOnes) {
