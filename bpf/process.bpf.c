@@ -65,17 +65,20 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
   return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(process_exit, struct task_struct *task) {
-  /* One event per process, when its last thread exits: do_exit has already taken this thread
-   * off signal->live. Not "the leader exits": a leader may pthread_exit() while other threads
-   * run on, and an exec from another thread kills the old leader (de_thread) while the process
-   * lives on. */
-  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
-  if (!filter__current(RW_KIND_EXIT)) return 0;
+/* One event per process, when it ends: not "the leader exits" (a leader may pthread_exit() while
+ * other threads run on, and an exec from another thread kills the old leader in de_thread while
+ * the process lives on). The event names the process (its leader's comm), not the thread that
+ * happened to end last ("GC Thread#0"), and the filters judge that name. */
+static __always_inline int process__exit(struct task_struct *task) {
   struct rw_exit *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_EXIT);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_EXIT);
+  struct task_struct *leader = task->group_leader;
+  if (leader) task__comm(rec->env.comm, leader);
+  if (!filter__envelope(&rec->env, RW_KIND_EXIT)) {
+    bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+    return 0;
+  }
   /* do_exit stores the wait()-style status in exit_code before this tracepoint; for a group
    * exit signal->group_exit_code holds the authoritative value. */
   int code = BPF_CORE_READ(task, exit_code);
@@ -85,4 +88,21 @@ int BPF_PROG(process_exit, struct task_struct *task) {
   rec->pad = 0;
   ringbuf__submit(rec, RW_KIND_EXIT);
   return 0;
+}
+
+/* Linux 6.16+: the tracepoint says whether this thread ended the thread group, decided once,
+ * under the kernel's own accounting. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task, bool group_dead) {
+  if (!group_dead) return 0;
+  return process__exit(task);
+}
+
+/* Older kernels (the loader picks one of the two by the tracepoint's BTF): the last thread off
+ * signal->live. do_exit decrements it a while before the tracepoint, so threads ending at the
+ * same instant on two CPUs can both see 0 and report twice (rare; documented). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit_live, struct task_struct *task) {
+  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  return process__exit(task);
 }

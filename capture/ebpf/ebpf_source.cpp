@@ -180,10 +180,29 @@ const char* priv_syscall_name(uint32_t s) {
 }  // namespace
 
 // Whether the running kernel has the BTF tracepoint `name` (its btf_trace_<name> typedef).
-static bool kernel_has_btf_tracepoint(const std::string& name) {
+static btf* vmlinux_btf() {
   static btf* vmlinux = btf__load_vmlinux_btf();
+  return vmlinux;
+}
+
+static bool kernel_has_btf_tracepoint(const std::string& name) {
+  btf* vmlinux = vmlinux_btf();
   if (vmlinux == nullptr) return true;  // let the load report it
   return btf__find_by_name_kind(vmlinux, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) >= 0;
+}
+
+// Arguments of a BTF tracepoint (its btf_trace_<name> typedef: pointer to a function whose first
+// parameter is the context), or -1 when unknown.
+static int btf_tracepoint_args(const std::string& name) {
+  btf* vmlinux = vmlinux_btf();
+  if (vmlinux == nullptr) return -1;
+  int id = btf__find_by_name_kind(vmlinux, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF);
+  if (id < 0) return -1;
+  const btf_type* t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
+  if (t == nullptr || !btf_is_ptr(t)) return -1;
+  const btf_type* proto = btf__type_by_id(vmlinux, t->type);
+  if (proto == nullptr || !btf_is_func_proto(proto)) return -1;
+  return static_cast<int>(btf_vlen(proto)) - 1;
 }
 
 const char* ebpf_kind_name(EbpfKind kind) {
@@ -323,6 +342,15 @@ std::string EbpfSource::Impl::load(const char* name, S* (*open_fn)(), int (*load
     std::string_view sec = bpf_program__section_name(prog);
     if (sec.starts_with("tp_btf/")) {
       std::string event(sec.substr(strlen("tp_btf/")));
+      // Process exit: the variant with group_dead where the tracepoint passes it (6.16+).
+      const std::string_view prog_name = bpf_program__name(prog);
+      if (prog_name == "process_exit" || prog_name == "process_exit_live") {
+        const bool has_group_dead = btf_tracepoint_args(event) >= 2;
+        if ((prog_name == "process_exit") != has_group_dead) {
+          bpf_program__set_autoload(prog, false);
+          continue;
+        }
+      }
       if (!kernel_has_btf_tracepoint(event)) {
         bpf_program__set_autoload(prog, false);
         missing_hooks.push_back("tp_btf:" + event);

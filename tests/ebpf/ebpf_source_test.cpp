@@ -22,6 +22,7 @@
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -284,6 +285,53 @@ TEST_F(EbpfTest, ExitIsReportedOnceWhenTheLastThreadEnds) {
   ASSERT_EQ(seen.size(), 1u);
   ASSERT_EQ(codes.size(), 1u);
   EXPECT_EQ(codes[0], 7 << 8);
+}
+
+// Threads of one process ending at the same instant (exit_group with every thread running, on
+// both CPUs): still exactly one exit per process, named after the process, not the thread that
+// happened to end last.
+TEST_F(EbpfTest, ConcurrentThreadExitsGiveOneExitNamedAfterTheProcess) {
+  std::vector<pid_t> children;
+  for (int i = 0; i < 12; ++i) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      prctl(PR_SET_NAME, "rw-exitgrp");
+      std::atomic<int> running{0};
+      for (int t = 0; t < 6; ++t)
+        std::thread([&running] {
+          prctl(PR_SET_NAME, "rw-worker");
+          running.fetch_add(1);
+          std::atomic<uint64_t> spin{0};
+          for (;;) spin.fetch_add(1, std::memory_order_relaxed);
+        }).detach();
+      while (running.load() < 6) std::this_thread::yield();
+      exit(3);  // exit_group: every thread ends now
+    }
+    children.push_back(child);
+  }
+  for (pid_t c : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(c, &status, 0), c);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+  }
+  fs::path marker = dir_ / ("rw-exitgrp-marker-" + std::to_string(mono_ns()));
+  close(open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  std::map<uint32_t, std::vector<std::string>> exits;
+  auto seen = wait_for([&](Event::Reader ev) {
+    if (ev.getKind().isProcessExit() &&
+        std::find(children.begin(), children.end(), static_cast<pid_t>(ev.getPid())) != children.end()) {
+      exits[ev.getPid()].push_back(text(ev.getComm()));
+      EXPECT_EQ(ev.getKind().getProcessExit().getExitCode(), 3 << 8);
+    }
+    return ev.getKind().isFileOpen() && text(ev.getKind().getFileOpen().getPath()) == marker.string();
+  });
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(exits.size(), children.size());
+  for (auto& [pid, comms] : exits) {
+    EXPECT_EQ(comms.size(), 1u) << "pid " << pid << " reported " << comms.size() << " exits";
+    for (auto& c : comms) EXPECT_EQ(c, "rw-exitgrp");
+  }
 }
 
 // The older open(2) and creat(2), which musl (Alpine) and old binaries still call.
