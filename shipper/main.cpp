@@ -226,8 +226,11 @@ int run(const ChildArgs& args, const Config& cfg) {
   uint64_t snap = stats.get(c_in_pos);
   if (snap > in.position()) in.seek(snap);
   // Events stored in the buffer just before a crash come again from the ring (its position was
-  // not committed yet): skip them by id, as duplicates.
-  for (int o = 0; o < 2; ++o) stats.set(c_last[o], std::max(stats.get(c_last[o]), buffer->max_event_id(o)));
+  // not committed yet): skip them by id, as duplicates. Only within a pipeline (its stats page
+  // already holds a baseline): a new pipeline has new rings, and the ids of earlier pipelines
+  // in the buffer say nothing about its own (after a clock step back they would hide them all).
+  if (stats.get(stats.counter("base.set")) != 0)
+    for (int o = 0; o < 2; ++o) stats.set(c_last[o], std::max(stats.get(c_last[o]), buffer->max_event_id(o)));
 
   auto snapshot = [&] {
     ShipperSnapshot s;
@@ -257,32 +260,6 @@ int run(const ChildArgs& args, const Config& cfg) {
       spdlog::error("monitoring: {}; continuing without /health /metrics /stats", merr);
   }
 
-  // `ringwardctl dlq replay` drops a request file into the DLQ directory (only root and the
-  // shipper may write there); the shipper, the only writer of the buffer, carries it out.
-  size_t c_dlq_replayed = stats.counter("dlq_replayed");
-  const std::filesystem::path replay_request = std::filesystem::path(cfg.shipper.dlq_dir) / "replay.request";
-  auto serve_replay_request = [&] {
-    if (!dlq) return;
-    std::error_code ec;
-    if (!std::filesystem::exists(replay_request, ec)) return;
-    std::string req;
-    {
-      std::ifstream in(replay_request);
-      std::getline(in, req);
-    }
-    std::filesystem::remove(replay_request, ec);
-    DeadLetterQueue::Filter f;
-    if (req.rfind("sink=", 0) == 0 && req.size() > 5 && req.substr(5) != "*") f.sink = req.substr(5, 200);
-    size_t n = dlq->replay(f, [&](const std::string& sink, const OutEvent& ev) {
-      return buffer->append(ev, sink).stored;
-    });
-    buffer->commit();
-    stats.add(c_dlq_replayed, n);
-    spdlog::info("dlq replay ({}): {} events re-queued", f.sink ? "sink " + *f.sink : "all sinks", n);
-  };
-  uint64_t last_status_ns = 0;
-  uint64_t logged_buffer_drops = 0, logged_buffer_errors = 0;
-
   // The buffer's delivery counts are lifetime (checkpointed: they survive service restarts),
   // while `captured` starts at 0 with every pipeline. The first shipper of a pipeline (its stats
   // page is new) records them as the baseline and what the buffer still holds as carried over
@@ -305,16 +282,52 @@ int run(const ChildArgs& args, const Config& cfg) {
     stats.set(c_base_dl, p.dead_lettered);
     stats.set(c_base_dup, p.duplicates);
     for (const auto& [r, idx] : c_base_dropped) stats.set(idx, reason_count(p.dropped, r));
-    stats.set(c_carried, p.backlog);
+    stats.set(c_carried, p.pending_at_open);
     stats.set(c_base_set, 1);
     stats.publish();  // before any work: a successor must find this baseline, not take its own
-    if (p.backlog > 0)
-      spdlog::info("{} events left in the buffer by an earlier run are delivered first", p.backlog);
+    if (p.pending_at_open > 0)
+      spdlog::info("{} events left in the buffer by an earlier run are delivered first", p.pending_at_open);
   }
   auto since_base = [&](uint64_t lifetime, size_t base) {
     uint64_t b = stats.get(base);
     return lifetime > b ? lifetime - b : 0;
   };
+  // `ringwardctl dlq replay` drops a request file into the DLQ directory (only root and the
+  // shipper may write there); the shipper, the only writer of the buffer, carries it out.
+  size_t c_dlq_replayed = stats.counter("dlq_replayed");
+  const std::filesystem::path replay_request = std::filesystem::path(cfg.shipper.dlq_dir) / "replay.request";
+  auto serve_replay_request = [&] {
+    if (!dlq) return;
+    std::error_code ec;
+    if (!std::filesystem::exists(replay_request, ec)) return;
+    std::string req;
+    {
+      std::ifstream in(replay_request);
+      std::getline(in, req);
+    }
+    std::filesystem::remove(replay_request, ec);
+    DeadLetterQueue::Filter f;
+    if (req.rfind("sink=", 0) == 0 && req.size() > 5 && req.substr(5) != "*") f.sink = req.substr(5, 200);
+    // The identity follows the first sink: only its entries count. Those it dead-lettered in
+    // this pipeline are in flight again (dlq_replayed); older ones enter as carried over.
+    const auto first = buffer->stats().sinks.front();
+    const uint64_t dl_run = since_base(first.dead_lettered, c_base_dl);
+    const uint64_t own_waiting = dl_run > stats.get(c_dlq_replayed) ? dl_run - stats.get(c_dlq_replayed) : 0;
+    uint64_t first_replayed = 0;
+    size_t n = dlq->replay(f, [&](const std::string& sink, const OutEvent& ev) {
+      const bool stored = buffer->append(ev, sink).stored;
+      if (stored && sink == first.name) ++first_replayed;
+      return stored;
+    });
+    buffer->commit();
+    const uint64_t own = std::min(first_replayed, own_waiting);
+    stats.add(c_dlq_replayed, own);
+    stats.add(c_carried, first_replayed - own);
+    spdlog::info("dlq replay ({}): {} events re-queued", f.sink ? "sink " + *f.sink : "all sinks", n);
+  };
+  uint64_t last_status_ns = 0;
+  uint64_t logged_buffer_drops = 0, logged_buffer_errors = 0;
+
   auto publish_delivery = [&] {
     auto bs = buffer->stats();
     const auto& p = bs.sinks.front();

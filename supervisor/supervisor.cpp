@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -179,12 +180,52 @@ void Supervisor::create_segments() {
     auto s = ShmSegment::create(stats_page_name(prefix_, name), stats_page_size(), 0640, owner,
                                 ship_id_.gid);
     stats_page_format(s.data(), s.size());
+    if (std::string(name) == "capture") seed_id_epoch(s);
     stats_.emplace_back(name, std::move(s));
   }
   own_page_.emplace(ShmSegment::create(stats_page_name(prefix_, "supervisor"), stats_page_size(), 0640, 0,
                                        ship_id_.gid));
   stats_page_format(own_page_->data(), own_page_->size());
   own_stats_ = std::make_unique<StatsWriter>(own_page_->data(), own_page_->size());
+}
+
+// Event ids carry the pipeline's first second (capture's id_epoch, high bits) and a sequence.
+// Sinks and the shipper tell events apart by id (the file sink's last id, JetStream's
+// Nats-Msg-Id), so a pipeline started within the same second as the previous one, or after the
+// clock stepped back, must not reuse ids: its epoch is at least the last one + 1, kept in
+// run_dir. Capture keeps an epoch it finds on its page.
+void Supervisor::seed_id_epoch(ShmSegment& capture_page) {
+  const auto file = std::filesystem::path(cfg_.supervisor.run_dir) / "id_epoch";
+  uint64_t last = 0;
+  {
+    std::ifstream in(file);
+    in >> last;
+  }
+  const uint64_t now_s = clock_.wall_ns() / 1'000'000'000ULL;
+  uint64_t epoch = std::max(now_s, last + 1);
+  // The shipper refuses ids more than 5 min ahead of its clock (event_id_plausible): after a
+  // larger step back, stay with the clock and say so.
+  if (epoch > now_s + 60) {
+    spdlog::warn("event ids: the clock is {} s behind the previous pipeline's epoch; ids restart "
+                 "from the clock and sinks that de-duplicate by id may take new events for old ones",
+                 last - now_s);
+    epoch = now_s;
+  } else if (epoch != now_s) {
+    spdlog::info("event ids: epoch {} (the previous pipeline used {}; the clock says {})", epoch, last, now_s);
+  }
+  epoch &= 0x7fffffffULL;
+  StatsWriter w(capture_page.data(), capture_page.size());
+  w.set(w.counter("id_epoch"), epoch);
+  w.set(w.counter("id_next_seq"), 0);
+  w.publish();
+  std::error_code ec;
+  const auto tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << epoch << "\n";
+  }
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) spdlog::warn("event ids: cannot record the epoch in {}: {}", file.string(), ec.message());
 }
 
 // Exposed by the shipper's /metrics like every page: ringward_supervisor_child_up{process},
@@ -323,16 +364,11 @@ Accounting Supervisor::accounting() {
     if (name == "processor") a.generated = snap.value("generated");
     if (name == "shipper") {
       a.delivered = snap.value("delivered");
-      // Events re-queued from the DLQ (ringwardctl dlq replay) are in flight again; replayed
-      // beyond this pipeline's own dead letters, they come from an earlier pipeline's DLQ.
+      // Events this pipeline dead-lettered and `ringwardctl dlq replay` re-queued are in flight
+      // again; what an earlier pipeline left in the buffer or the DLQ is carried over.
       uint64_t dl = snap.value("dead_lettered"), replayed = snap.value("dlq_replayed");
+      a.dead_lettered = dl > replayed ? dl - replayed : 0;
       a.carried_over = snap.value("carried_over");
-      if (dl >= replayed) {
-        a.dead_lettered = dl - replayed;
-      } else {
-        a.dead_lettered = 0;
-        a.carried_over += replayed - dl;
-      }
       a.duplicates = snap.value("duplicates");
       a.in_flight += snap.value("buffered");
     }

@@ -63,6 +63,7 @@ class Supervisor {
  private:
   bool resolve_identities();
   void create_segments();
+  void seed_id_epoch(ShmSegment& capture_page);
   void remove_segments();
   void prepare_shipper_dirs();
   void start_children();

@@ -95,6 +95,7 @@ struct DiskBuffer::SinkState {
   uint64_t last_read_seq = 0;  // last record consumed (handed out or skipped as not ours)
   uint64_t last_handed_seq = 0;  // last record handed out to the sink's worker
   uint64_t delivered = 0, dead_lettered = 0, duplicates = 0;  // lifetime, checkpointed
+  uint64_t pending_at_open = 0;  // readable records found at open that this sink still needs
   bool counters_dirty = false;
   std::map<std::string, uint64_t> dropped;
 };
@@ -137,15 +138,6 @@ io::IoError DiskBuffer::load() {
   if (ec) return io::IoError::from_errno(ec.value(), "list " + opts_.dir.string());
   std::sort(keys.begin(), keys.end());
   uint64_t max_seq = 0;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    Segment seg;
-    seg.key = keys[i];
-    seg.path = opts_.dir / segment_name(keys[i]);
-    scan_segment(seg, i + 1 == keys.size());
-    max_seq = std::max({max_seq, seg.last_seq, seg.key > 0 ? seg.key - 1 : 0});
-    total_bytes_ += seg.end;
-    segments_.emplace(seg.key, std::move(seg));
-  }
   for (const auto& name : opts_.sinks) {
     SinkState s;
     s.name = name;
@@ -186,6 +178,16 @@ io::IoError DiskBuffer::load() {
     max_seq = std::max(max_seq, s.acked);
     sinks_.push_back(std::move(s));
   }
+  // Segments after the checkpoints: the scan counts what each sink still needs.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Segment seg;
+    seg.key = keys[i];
+    seg.path = opts_.dir / segment_name(keys[i]);
+    scan_segment(seg, i + 1 == keys.size());
+    max_seq = std::max({max_seq, seg.last_seq, seg.key > 0 ? seg.key - 1 : 0});
+    total_bytes_ += seg.end;
+    segments_.emplace(seg.key, std::move(seg));
+  }
   next_seq_ = max_seq + 1;
   uint64_t min_ack = min_acked_locked();
   for (auto& [k, seg] : segments_)
@@ -212,6 +214,9 @@ void DiskBuffer::scan_segment(Segment& seg, bool is_last) {
     auto r = record::parse(data.data() + off, data.size() - off, p);
     if (r == record::ParseError::none) {
       seg.last_seq = std::max(seg.last_seq, p.header.seq);
+      for (auto& sk : sinks_)
+        if (p.header.seq > sk.acked && (p.header.sink_tag == 0 || p.header.sink_tag == sk.tag))
+          sk.pending_at_open++;
       uint64_t& mx = max_event_id_[p.header.event_id >> 63];
       mx = std::max(mx, p.header.event_id);
       seg.records++;
@@ -818,15 +823,15 @@ DiskBufferStats DiskBuffer::stats() const {
   s.memory_bytes = memory_.bytes();
   s.full = last_full_ns_ != 0 && clock_.mono_ns() < last_full_ns_ + kFullFlagNs;
   for (const auto& k : sinks_) {
-    DiskBufferStats::Sink o;
+    DiskBufferStats::Sink& o = s.sinks.emplace_back();
     o.name = k.name;
     o.acked_seq = k.acked;
     o.backlog = next_seq_ - 1 > k.acked ? next_seq_ - 1 - k.acked : 0;
+    o.pending_at_open = k.pending_at_open;
     o.dropped = k.dropped;
     o.delivered = k.delivered;
     o.dead_lettered = k.dead_lettered;
     o.duplicates = k.duplicates;
-    s.sinks.push_back(std::move(o));
   }
   return s;
 }

@@ -93,6 +93,9 @@ struct DiskBufferStats {
     std::string name;
     uint64_t acked_seq = 0;
     uint64_t backlog = 0;  // records appended but not yet acknowledged by this sink
+    // Readable records found when the buffer was opened that this sink had not acknowledged:
+    // exact, unlike backlog (a seq range that may hold evicted or re-written records).
+    uint64_t pending_at_open = 0;
     // Lifetime counters (restored from the checkpoint, consistent with acked_seq).
     uint64_t delivered = 0, dead_lettered = 0, duplicates = 0;
     std::map<std::string, uint64_t> dropped;  // records this sink never got, by reason

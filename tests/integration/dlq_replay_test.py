@@ -5,7 +5,8 @@ the entries, and every event arrives exactly once. The accounting identity holds
 
 Then across service restarts on the same buffer: a second pipeline meets a receiver that is down
 (503) and stops with its events buffered; a third one delivers those first (carried over) and its
-own. Each pipeline's identity must hold on its own although the buffer's counts are lifetime."""
+own; a fourth dead-letters its events and a fifth replays them. Each pipeline's identity must hold
+on its own although the buffer's counts are lifetime."""
 import gzip, http.server, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 build = sys.argv[1]
@@ -141,6 +142,24 @@ flush_interval = "100ms"
         assert a["captured"] == N and a["carried_over"] == N and a["unexplained"] == 0, a
         assert len(state["ids"]) == 3 * N and len(set(state["ids"])) == 3 * N, (len(state["ids"]), len(set(state["ids"])))
         print(f"restarts: the next pipelines' identities hold on the same buffer; accounting {a}")
+
+        # Fourth pipeline dead-letters its events (403 again); a fifth replays them: they enter
+        # the fifth pipeline as carried over, next to its own events.
+        stop(sup)
+        state["accept"] = False
+        sup = start()
+        a = wait(lambda a: a["dead_lettered"] == N, 60, "fourth run dead-lettered on 403")
+        assert a["unexplained"] == 0, a
+        stop(sup)
+        state["accept"] = True
+        sup = start()
+        a = wait(lambda a: a["delivered"] == N, 60, "fifth run delivered its own events")
+        r = subprocess.run([ctl, "--config", f"{d}/ringward.toml", "dlq", "replay"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        a = wait(lambda a: a["delivered"] == 2 * N, 60, "the fourth run's dead letters delivered by the fifth")
+        assert a["carried_over"] == N and a["dead_lettered"] == 0 and a["unexplained"] == 0, a
+        assert len(state["ids"]) == 5 * N and len(set(state["ids"])) == 5 * N, (len(state["ids"]), len(set(state["ids"])))
+        print(f"dlq across restarts: replayed entries of an earlier run are carried over; accounting {a}")
     finally:
         stop(sup)
         srv.shutdown()

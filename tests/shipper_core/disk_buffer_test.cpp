@@ -239,6 +239,35 @@ TEST(DiskBuffer, CapDropsOldestNonCriticalFirstAndKeepsCriticalReserve) {
   EXPECT_TRUE(got.count(n - 1));
 }
 
+// What a reopened buffer still owes each sink is counted record by record: after evictions at
+// the cap and Critical records re-written at the tail, the seq range (backlog) overstates it,
+// and a restarted pipeline would carry over events that never come (unexplained forever).
+TEST(DiskBuffer, PendingAtOpenCountsTheRecordsEachSinkWillRead) {
+  TempDir d;
+  ManualClock clock;
+  auto o = opts_for(d, {"a", "b"});
+  o.max_bytes = 1 << 20;
+  o.segment_bytes = 64 << 10;
+  o.critical_reserve = 0.10;
+  const size_t rec = record::framed_size(make_event(1, schema::Priority::NORMAL, 400).record.size());
+  const uint64_t n = 3 * (1 << 20) / rec;
+  {
+    auto b = open_ok(o, clock);
+    for (uint64_t i = 1; i <= n; ++i)
+      b->append(make_event(i, i % 10 == 0 ? schema::Priority::CRITICAL : schema::Priority::NORMAL, 400));
+    b->append(make_event(n + 1), "b");  // for sink b only
+    ASSERT_GT(b->stats().dropped[kDropBufferFull], 0u);
+    ASSERT_GT(b->stats().carried_critical, 0u);
+  }
+  auto b = open_ok(o, clock);
+  const auto st = b->stats();
+  const uint64_t pending_a = st.sinks[0].pending_at_open, pending_b = st.sinks[1].pending_at_open;
+  EXPECT_LT(pending_a, st.sinks[0].backlog) << "the seq range includes evicted and re-written records";
+  EXPECT_EQ(drain(*b, 0).size(), pending_a);
+  EXPECT_EQ(drain(*b, 1).size(), pending_b);
+  EXPECT_EQ(pending_b, pending_a + 1);
+}
+
 // Records a sink has in flight (read, not yet acknowledged, e.g. a batch retried against a sink
 // that is down) are not evicted at the cap: if the batch never completes (the shipper stops or
 // crashes), they are replayed from the buffer, none lost and none delivered twice (a Critical
