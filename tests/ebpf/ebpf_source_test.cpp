@@ -158,6 +158,22 @@ class EbpfTest : public ::testing::Test {
 
   Priority priority_of(Event::Reader ev) { return ev.getPriority(); }
 
+  // `child`, running as nobody, exec'd the set-uid-root copy `bin`: one Critical exec
+  // privilege change from euid 65534 to 0, the real uid kept.
+  void expect_setuid_exec(pid_t child, const fs::path& bin) {
+    auto evs = wait_for([&](Event::Reader ev) {
+      return ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child) &&
+             ev.getKind().getPrivilegeChange().getSyscall() == "exec";
+    });
+    ASSERT_EQ(evs.size(), 1u);
+    auto p = evs[0].getKind().getPrivilegeChange();
+    EXPECT_EQ(p.getOldEuid(), 65534u);
+    EXPECT_EQ(p.getNewEuid(), 0u);
+    EXPECT_EQ(p.getNewUid(), 65534u);
+    EXPECT_EQ(text(p.getFilename()), bin.string());
+    EXPECT_EQ(priority_of(evs[0]), Priority::CRITICAL);
+  }
+
   static inline ringward::SystemClock clock_;
   static inline rc::EbpfSource* source_ = nullptr;
   static inline std::string* error_ = nullptr;
@@ -507,17 +523,7 @@ TEST_F(EbpfTest, ExecOfSetuidBinaryGainingRootIsCritical) {
   int status = 0;
   waitpid(child, &status, 0);
   ASSERT_EQ(WEXITSTATUS(status), 0);
-  auto evs = wait_for([&](Event::Reader ev) {
-    return ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child) &&
-           ev.getKind().getPrivilegeChange().getSyscall() == "exec";
-  });
-  ASSERT_EQ(evs.size(), 1u);
-  auto p = evs[0].getKind().getPrivilegeChange();
-  EXPECT_EQ(p.getOldEuid(), 65534u);
-  EXPECT_EQ(p.getNewEuid(), 0u);
-  EXPECT_EQ(p.getNewUid(), 65534u);
-  EXPECT_EQ(text(p.getFilename()), bin.string());
-  EXPECT_EQ(priority_of(evs[0]), Priority::CRITICAL);
+  expect_setuid_exec(child, bin);
 }
 
 // ---- HTTP ------------------------------------------------------------------------------------
@@ -557,16 +563,7 @@ TEST_F(EbpfTest, SetuidExecThroughThe32BitEntryIsCaughtToo) {
   if (WIFSIGNALED(status)) GTEST_SKIP() << "no 32-bit syscall entry (ia32 emulation off): signal " << WTERMSIG(status);
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0) << "the 32-bit exec itself failed";
-  auto evs = wait_for([&](Event::Reader ev) {
-    return ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child) &&
-           ev.getKind().getPrivilegeChange().getSyscall() == "exec";
-  });
-  ASSERT_EQ(evs.size(), 1u);
-  auto p = evs[0].getKind().getPrivilegeChange();
-  EXPECT_EQ(p.getOldEuid(), 65534u);
-  EXPECT_EQ(p.getNewEuid(), 0u);
-  EXPECT_EQ(text(p.getFilename()), bin.string());
-  EXPECT_EQ(priority_of(evs[0]), Priority::CRITICAL);
+  expect_setuid_exec(child, bin);
 }
 
 struct Child {

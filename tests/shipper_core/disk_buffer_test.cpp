@@ -30,6 +30,14 @@ DiskBufferOptions opts_for(const TempDir& d, std::vector<std::string> sinks = {"
   return o;
 }
 
+// A 1 MiB cap in 16 segments of 64 KiB: a few thousand 400-byte events fill it.
+DiskBufferOptions capped_opts_for(const TempDir& d, std::vector<std::string> sinks) {
+  auto o = opts_for(d, std::move(sinks));
+  o.max_bytes = 1 << 20;
+  o.segment_bytes = 64 << 10;
+  return o;
+}
+
 std::unique_ptr<DiskBuffer> open_ok(const DiskBufferOptions& o, const Clock& c) {
   io::IoError err;
   auto b = DiskBuffer::open(o, c, err);
@@ -210,9 +218,7 @@ TEST(DiskBuffer, GarbageFilesNeverPreventStart) {
 TEST(DiskBuffer, CapDropsOldestNonCriticalFirstAndKeepsCriticalReserve) {
   TempDir d;
   ManualClock clock;
-  auto o = opts_for(d, {"a"});
-  o.max_bytes = 1 << 20;       // 1 MiB cap
-  o.segment_bytes = 64 << 10;  // 16 segments
+  auto o = capped_opts_for(d, {"a"});
   o.critical_reserve = 0.10;
   auto b = open_ok(o, clock);
   // Interleave: every 10th event Critical. Write 4x the cap.
@@ -245,9 +251,7 @@ TEST(DiskBuffer, CapDropsOldestNonCriticalFirstAndKeepsCriticalReserve) {
 TEST(DiskBuffer, PendingAtOpenCountsTheRecordsEachSinkWillRead) {
   TempDir d;
   ManualClock clock;
-  auto o = opts_for(d, {"a", "b"});
-  o.max_bytes = 1 << 20;
-  o.segment_bytes = 64 << 10;
+  auto o = capped_opts_for(d, {"a", "b"});
   o.critical_reserve = 0.10;
   const size_t rec = record::framed_size(make_event(1, schema::Priority::NORMAL, 400).record.size());
   const uint64_t n = 3 * (1 << 20) / rec;
@@ -276,9 +280,7 @@ TEST(DiskBuffer, PendingAtOpenCountsTheRecordsEachSinkWillRead) {
 TEST(DiskBuffer, InFlightRecordsSurviveTheCapAndAreNotCarriedTwice) {
   TempDir d;
   ManualClock clock;
-  auto o = opts_for(d, {"a", "b"});
-  o.max_bytes = 1 << 20;
-  o.segment_bytes = 64 << 10;
+  auto o = capped_opts_for(d, {"a", "b"});
   std::set<uint64_t> batch_ids, critical;
   {
     auto b = open_ok(o, clock);
@@ -315,9 +317,7 @@ TEST(DiskBuffer, InFlightRecordsSurviveTheCapAndAreNotCarriedTwice) {
 TEST(DiskBuffer, CarriedCriticalSkipsSinksThatAcknowledgedIt) {
   TempDir d;
   ManualClock clock;
-  auto o = opts_for(d, {"a", "b"});
-  o.max_bytes = 1 << 20;
-  o.segment_bytes = 64 << 10;
+  auto o = capped_opts_for(d, {"a", "b"});
   auto b = open_ok(o, clock);
   std::set<uint64_t> critical;
   for (uint64_t i = 1; i <= 100; ++i) {

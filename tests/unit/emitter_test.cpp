@@ -50,6 +50,13 @@ void emit_one(CaptureEmitter& e, schema::Priority p) {
   });
 }
 
+// Emits NORMAL events until the ring is full and one waits in the queue; returns how many.
+int fill_ring(CaptureEmitter& e) {
+  int emitted = 0;
+  for (; !e.saturated(); ++emitted) emit_one(e, schema::Priority::NORMAL);
+  return emitted;
+}
+
 TEST(Emitter, IdsAreUniqueMonotonicAndSurviveARestart) {
   Fixture f;
   RingWriter w(f.ring.p, f.ring.size);
@@ -121,11 +128,7 @@ TEST(Emitter, FullRingShedsLowestPriorityFirstAndCountsEveryDrop) {
   RingWriter w(f.ring.p, f.ring.size);
   StatsWriter s(f.page.p, f.page.size);
   CaptureEmitter e(w, s, f.clock, "h", 8);
-  int emitted = 0;
-  while (!e.saturated()) {
-    emit_one(e, schema::Priority::NORMAL);
-    ++emitted;
-  }
+  int emitted = fill_ring(e);
   // Ring full, one NORMAL waits. Fill the queue with LOW, then push CRITICALs.
   for (int i = 0; i < 7; ++i) emit_one(e, schema::Priority::LOW);
   for (int i = 0; i < 8; ++i) emit_one(e, schema::Priority::CRITICAL);
@@ -160,11 +163,7 @@ TEST(Emitter, EventsStillWaitingAtStopAreCountedAsDropped) {
   RingWriter w(f.ring.p, f.ring.size);
   StatsWriter s(f.page.p, f.page.size);
   CaptureEmitter e(w, s, f.clock, "h", 64);
-  int emitted = 0;
-  while (!e.saturated()) {
-    emit_one(e, schema::Priority::NORMAL);
-    ++emitted;
-  }
+  int emitted = fill_ring(e);
   for (int i = 0; i < 4; ++i, ++emitted) emit_one(e, schema::Priority::CRITICAL);
   EXPECT_EQ(e.queued(), 5u);
   EXPECT_EQ(e.drop_queued("shutdown"), 5u);
@@ -185,10 +184,7 @@ TEST(Emitter, EventsQueuedByAKilledPredecessorAreCountedOnRestart) {
   {
     StatsWriter s(f.page.p, f.page.size);
     CaptureEmitter e(w, s, f.clock, "h", 64);
-    while (!e.saturated()) {
-      emit_one(e, schema::Priority::NORMAL);
-      ++emitted;
-    }
+    emitted = fill_ring(e);
     for (int i = 0; i < 2; ++i, ++emitted) emit_one(e, schema::Priority::HIGH);
     e.flush();
     EXPECT_EQ(e.queued(), 3u);
@@ -211,7 +207,7 @@ TEST(Emitter, QueuedEventsASourceMakesAgainAreNotCountedAsLost) {
   {
     StatsWriter s(f.page.p, f.page.size);
     CaptureEmitter e(w, s, f.clock, "h", 64);
-    while (!e.saturated()) emit_one(e, schema::Priority::NORMAL);
+    fill_ring(e);
     e.flush();
     written = s.get(s.counter("written"));
   }
