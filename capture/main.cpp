@@ -148,16 +148,15 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
     record_progress();
   }
   // Graceful stop: take what the kernel ring still holds (it dies with this process), hand over
-  // what waits, bounded in time, and count what could not be handed over.
-  if (source_open) source->pump(emitter, std::chrono::milliseconds(20));
+  // what waits, bounded in time, and count what could not be handed over. (The synthetic source
+  // makes what is still queued again at the next start: synthetic_index excludes it.)
+  if (source_open && !regenerates) source->pump(emitter, std::chrono::milliseconds(20));
   for (int i = 0; i < 100 && emitter.saturated(); ++i) {
     if (!emitter.drain()) ring.wait_for_space(4096, 20'000'000);
   }
-  if (regenerates) {
-    // Left queued: the next start makes them again (synthetic_index excludes them).
-  } else if (size_t left = emitter.drop_queued("shutdown")) {
-    spdlog::warn("stopping with the raw ring full: {} waiting events dropped (dropped.capture.shutdown)", left);
-  }
+  if (!regenerates)
+    if (size_t left = emitter.drop_queued("shutdown"))
+      spdlog::warn("stopping with the raw ring full: {} waiting events dropped (dropped.capture.shutdown)", left);
   record_progress();
   spdlog::info("stopped: {} events captured", stats.get(stats.counter("captured")));
   return 0;
