@@ -179,12 +179,13 @@ const char* priv_syscall_name(uint32_t s) {
 
 }  // namespace
 
-// Whether the running kernel has the BTF tracepoint `name` (its btf_trace_<name> typedef).
+// The running kernel's BTF, loaded once (kept for the process's life).
 static btf* vmlinux_btf() {
   static btf* vmlinux = btf__load_vmlinux_btf();
   return vmlinux;
 }
 
+// Whether the running kernel has the BTF tracepoint `name` (its btf_trace_<name> typedef).
 static bool kernel_has_btf_tracepoint(const std::string& name) {
   btf* vmlinux = vmlinux_btf();
   if (vmlinux == nullptr) return true;  // let the load report it
