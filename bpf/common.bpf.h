@@ -148,6 +148,7 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
   struct task_struct *parent = task->real_parent;
   e->mono_ns = bpf_ktime_get_ns();
   e->cgroup_id = bpf_get_current_cgroup_id();
+  e->thread_start_ns = task->start_time;
   e->pid = pid_tgid >> 32;
   e->tid = (__u32)pid_tgid;
   e->ppid = parent ? parent->tgid : 0;

@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define RW_LAYOUT_VERSION 2 /* 2: compact file-open and HTTP records */
+#define RW_LAYOUT_VERSION 3 /* 2: compact file-open and HTTP records; 3: thread start time */
 #define RW_COMM_LEN 16
 #define RW_PATH_MAX 512    /* file paths and exec filenames: longer ones are truncated */
 #define RW_ARGV_MAX 4096   /* compile-time cap; the configured max_argv_bytes is <= this */
@@ -44,6 +44,7 @@ enum rw_counter {
 struct rw_envelope {
   __u64 mono_ns;
   __u64 cgroup_id;
+  __u64 thread_start_ns; /* the thread's start (CLOCK_MONOTONIC): with tid, its identity (tids are reused) */
   __u32 pid;
   __u32 tid;
   __u32 ppid;

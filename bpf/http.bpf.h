@@ -202,6 +202,7 @@ static __always_inline int http__complete(__u64 key, __u64 buf, const struct rw_
   rec->env = slot->env;
   rec->env.mono_ns = bpf_ktime_get_ns();
   rec->env.tid = (__u32)bpf_get_current_pid_tgid();
+  rec->env.thread_start_ns = bpf_get_current_task_btf()->start_time;
   rec->conn = slot->conn;
   rec->resp_size = size;
   rec->latency_ns = rec->env.mono_ns - slot->conn.start_ns;

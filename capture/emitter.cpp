@@ -187,10 +187,11 @@ void CaptureEmitter::recover(bool queued_events_come_again) {
   // Events a killed predecessor had built (ids issued) but neither written nor dropped were
   // waiting in its overflow queue: gone with it, counted here.
   const uint64_t issued = stats_.get(c_ids_issued_), settled = stats_.get(c_ids_settled_);
+  uint64_t lost = 0;
   if (issued > settled && queued_events_come_again) {
     stats_.set(c_ids_settled_, issued);  // made again under new ids: nothing was lost
   } else if (issued > settled) {
-    const uint64_t lost = issued - settled;
+    lost = issued - settled;
     stats_.add(stats_.counter("dropped.capture.crash"), lost);
     settle(lost);
     spdlog::warn("{} events waiting in the previous capture process were lost when it died "
@@ -203,6 +204,21 @@ void CaptureEmitter::recover(bool queued_events_come_again) {
     else
       spdlog::warn("raw ring: snapshot position {} is not recoverable (published {})", snap,
                    ring_.published_position());
+  }
+  // A predecessor ran in this pipeline (it issued ids) and the kernel's events of the time in
+  // between are gone: say so in the stream, once, before this process's first event.
+  if (issued > 0 && !queued_events_come_again && !restart_announced_) {
+    restart_announced_ = true;
+    stats_.add(c_lost_records_);
+    emit(schema::Priority::CRITICAL, [&](schema::Event::Builder ev) {
+      ev.setMonoNs(clock_.mono_ns());
+      auto l = ev.initKind().initLost();
+      l.setCount(lost);
+      l.setStage("capture");
+      l.setReason("restart");
+      l.setEventKind("");
+      l.setCpu(-1);
+    });
   }
 }
 

@@ -46,7 +46,9 @@ class CaptureEmitter final : public Emitter {
   // After a restart: completes a publication the previous incarnation had snapshotted but not
   // published, and counts the events it had queued but not written (dropped.capture.crash),
   // unless the source makes them again (`queued_events_come_again`: the synthetic source resumes
-  // from the last event written).
+  // from the last event written). A source that does not (the kernel's) also gets one in-band
+  // Lost record {stage "capture", reason "restart", count: the events the predecessor took with
+  // it}: what reads the stream learns that what happened while capture was down went unseen.
   void recover(bool queued_events_come_again = false);
   RingWriter& ring() { return ring_; }
 
@@ -80,6 +82,7 @@ class CaptureEmitter final : public Emitter {
   size_t c_captured_, c_written_, c_dropped_overflow_, c_dropped_too_large_, c_ring_pos_, c_epoch_,
       c_seq_, c_lost_records_, c_ids_issued_, c_ids_settled_;
   uint64_t last_too_large_log_ns_ = 0;
+  bool restart_announced_ = false;
 };
 
 }  // namespace ringward::capture

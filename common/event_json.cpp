@@ -300,6 +300,7 @@ void render_event(schema::Event::Reader ev, std::string& out) {
   o.text("host", ev.getHost());
   o.num("pid", ev.getPid());
   o.num("tid", ev.getTid());
+  if (ev.getThreadStartNs() != 0) o.num("thread_start_ns", ev.getThreadStartNs());
   o.num("ppid", ev.getPpid());
   o.num("uid", ev.getUid());
   o.num("gid", ev.getGid());

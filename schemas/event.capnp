@@ -53,6 +53,8 @@ struct Event {
   }
 
   parentComm @25 :Data;       # comm of the parent process, when capture knows it
+  threadStartNs @26 :UInt64;  # CLOCK_MONOTONIC start of the thread `tid` (0: unknown); with tid,
+                              # the thread's identity (a reused tid starts later)
 
 }
 

@@ -657,6 +657,7 @@ void fill_envelope(schema::Event::Builder ev, const rw_envelope& e) {
   ev.setMonoNs(e.mono_ns);
   ev.setPid(e.pid);
   ev.setTid(e.tid);
+  ev.setThreadStartNs(e.thread_start_ns);
   ev.setPpid(e.ppid);
   ev.setUid(e.uid);
   ev.setGid(e.gid);

@@ -12,6 +12,7 @@
 #include <ostream>
 #include <string>
 
+#include "processor/detect/cred_tracker.h"
 #include "processor/detect/path_normalizer.h"
 #include "processor/detect/sql_lexer.h"
 
@@ -135,6 +136,7 @@ struct Engine::Impl {
   mutable std::string command_buf;
   mutable std::vector<Finding> inner;
   mutable EngineStats stats;
+  mutable CredTracker creds;
 
   Impl() : normalizer(kMaxTargetBytes, 4) { detector_rule.fill(-1); }
 
@@ -433,6 +435,35 @@ struct Engine::Impl {
     add(Detector::credential_access, out);
   }
 
+  // Credential continuity: a thread last seen with a non-root uid that shows up as root with no
+  // privilege change reported for it changed its credentials where no hook looks (set*id32
+  // through the 32-bit entry, a kernel exploit writing its cred). Only events whose envelope is
+  // the emitting thread's own at that moment count: an HTTP exchange carries the identity its
+  // request had, and processor-made events have none. Any report of loss (a kernel ring
+  // overflow, a capture restart) forgets everything, so a missed change is never mistaken for
+  // an unreported one.
+  void track_creds(schema::Event::Reader event, std::vector<Finding>& out) const {
+    if (!enabled(Detector::privesc_unobserved_root)) return;
+    const auto which = event.getKind().which();
+    switch (which) {
+      case schema::Event::Kind::LOST:
+        creds.forget_all();
+        return;
+      case schema::Event::Kind::PROCESS_EXEC:
+      case schema::Event::Kind::PROCESS_EXIT:
+      case schema::Event::Kind::FILE_OPEN:
+      case schema::Event::Kind::NET_CONNECT:
+      case schema::Event::Kind::NET_ACCEPT:
+      case schema::Event::Kind::PRIVILEGE_CHANGE:
+        break;
+      default:
+        return;
+    }
+    if (creds.observe(event.getTid(), event.getThreadStartNs(), event.getUid(),
+                      which == schema::Event::Kind::PRIVILEGE_CHANGE))
+      add(Detector::privesc_unobserved_root, out);
+  }
+
   void privilege(const PrivilegeInput& p, std::vector<Finding>& out) const {
     ++stats.values_inspected;
     if (p.result < 0) return;  // the kernel refused: nothing was gained
@@ -585,6 +616,7 @@ void Engine::inspect_privilege(const PrivilegeInput& priv, std::vector<Finding>&
 
 void Engine::inspect(schema::Event::Reader event, std::vector<Finding>& out) const {
   ++impl_->stats.events_inspected;
+  impl_->track_creds(event, out);
   const auto kind = event.getKind();
   switch (kind.which()) {
     case schema::Event::Kind::PROCESS_EXEC: {

@@ -2,8 +2,9 @@
 // plus the code detectors (path resolution, SQL fingerprinting, command and privilege checks).
 // Runs inside the sandboxed processor on attacker-controlled event fields: every input is capped,
 // scratch space and buffers are allocated at load and reused, and scan failures are counted,
-// never thrown. An Engine is not thread-safe: inspect() mutates the shared scratch, so use one
-// Engine per thread.
+// never thrown. An Engine is not thread-safe: inspect() mutates the shared scratch and the
+// per-thread credential memory (privesc_unobserved_root, which needs the event stream in
+// order), so use one Engine per event stream.
 #pragma once
 
 #include <cstdint>

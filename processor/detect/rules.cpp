@@ -25,6 +25,7 @@ constexpr std::array<std::string_view, kDetectorCount> kDetectorNames = {
     "privesc_uid_zero",
     "privesc_capabilities",
     "credential_access",
+    "privesc_unobserved_root",
 };
 
 int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }

@@ -42,8 +42,9 @@ enum class Detector : std::uint8_t {
   privesc_uid_zero,           // non-root gains uid/euid 0 outside the set-uid allowlist
   privesc_capabilities,       // non-root gains capabilities outside the allowlist
   credential_access,          // a credential file opened by a process not in the readers list
+  privesc_unobserved_root,    // a thread seen as non-root is root with no privilege change seen
 };
-inline constexpr std::size_t kDetectorCount = 12;
+inline constexpr std::size_t kDetectorCount = 13;
 std::string_view to_string(Detector d);
 
 struct Rule {

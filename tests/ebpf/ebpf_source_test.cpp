@@ -198,6 +198,7 @@ TEST_F(EbpfTest, ExecAndExitOfUniqueBinary) {
   fs::path bin = dir_ / name;
   fs::copy_file("/bin/false", bin);
   fs::permissions(bin, fs::perms::owner_all);
+  const uint64_t before_fork = mono_ns();
   pid_t child = fork();
   if (child == 0) {
     if (chdir(dir_.c_str()) != 0) _exit(99);
@@ -222,6 +223,9 @@ TEST_F(EbpfTest, ExecAndExitOfUniqueBinary) {
   EXPECT_EQ(ev.getCgroupId(), own_cgroup_id());
   EXPECT_GT(ev.getMonoNs(), 0u);
   EXPECT_LE(ev.getMonoNs(), mono_ns());
+  // The thread's start is its fork, on the same clock.
+  EXPECT_GE(ev.getThreadStartNs(), before_fork);
+  EXPECT_LE(ev.getThreadStartNs(), ev.getMonoNs());
   auto argv = ev.getKind().getProcessExec().getArgv();
   ASSERT_EQ(argv.size(), 4u);
   EXPECT_EQ(text(argv[0]), bin.string());
@@ -236,6 +240,7 @@ TEST_F(EbpfTest, ExecAndExitOfUniqueBinary) {
     return e.getKind().isProcessExit() && e.getPid() == static_cast<uint32_t>(child);
   });
   ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].getThreadStartNs(), ev.getThreadStartNs());
   EXPECT_EQ(exits[0].getKind().getProcessExit().getExitCode(), 1 << 8);
   EXPECT_EQ(text(exits[0].getComm()), name.substr(0, 15));
 }

@@ -1,8 +1,11 @@
 // The real eBPF source end to end: events of a process this test runs reach the NDJSON sink,
-// and capture runs with no capabilities and no_new_privs while they do.
+// and capture runs with no capabilities and no_new_privs while they do; the processor's
+// detections that need the real kernel (credentials changed where no hook looks).
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -78,6 +81,58 @@ TEST(EbpfPipeline, FailedAcceptReachesTheSinkAsAnEvent) {
   // (Dropped as invalid, it would never arrive: the positive check is the whole test; a count of
   // invalid drops would also see other processes of this shared machine.)
   EXPECT_TRUE(found) << "failed accept not in the sink; " << p.status() << p.log();
+}
+
+// A thread that becomes root where no hook looks (setuid32 through the 32-bit entry, as a
+// kernel exploit would by writing its credentials) is flagged at its next event: RW-PRIV-003 on
+// the file open after it, not on the one before (the reported setresuid explains that uid).
+TEST(EbpfPipeline, RootGainedWhereNoHookLooksIsFlaggedAtTheThreadsNextEvent) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load eBPF programs";
+  Pipeline p("[capture]\nsource = \"ebpf\"\n");
+  p.start();
+  ASSERT_TRUE(p.wait_running()) << p.log();
+  const std::string tag = std::to_string(getpid());
+  const std::string before = p.dir() + "/rw-uid-before-" + tag;
+  const std::string after = p.dir() + "/rw-uid-after-" + tag;
+  pid_t child = fork();
+  if (child == 0) {
+    // Real uid nobody, effective uid root: reported (setresuid), and allowed to come back.
+    if (setresuid(65534, 0, 0) != 0) _exit(97);
+    int fd = open(before.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) _exit(96);
+    close(fd);
+    long ret;
+    asm volatile("int $0x80" : "=a"(ret) : "a"(213L /* ia32 setuid32 */), "b"(0L) : "memory");
+    if (ret != 0 || getuid() != 0) _exit(95);
+    fd = open(after.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) _exit(94);
+    close(fd);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  if (WIFSIGNALED(status)) GTEST_SKIP() << "no 32-bit syscall entry (ia32 emulation off)";
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto line_with = [&](const std::string& path) {
+    for (const auto& l : p.sink_lines())
+      if (l.find("\"type\":\"file_open\"") != std::string::npos && l.find(path) != std::string::npos)
+        return l;
+    return std::string();
+  };
+  std::string before_line, after_line;
+  wait_until([&] {
+    before_line = line_with(before);
+    after_line = line_with(after);
+    return !before_line.empty() && !after_line.empty();
+  }, std::chrono::seconds(20));
+  ASSERT_FALSE(after_line.empty()) << "open after the change not in the sink; " << p.status() << p.log();
+  EXPECT_NE(after_line.find("RW-PRIV-003"), std::string::npos) << after_line;
+  EXPECT_NE(after_line.find("\"uid\":0,"), std::string::npos) << after_line;
+  EXPECT_NE(after_line.find("\"thread_start_ns\":"), std::string::npos) << after_line;
+  ASSERT_FALSE(before_line.empty()) << "open before the change not in the sink; " << p.status();
+  EXPECT_EQ(before_line.find("RW-PRIV-003"), std::string::npos) << before_line;
+  EXPECT_NE(before_line.find("\"uid\":65534,"), std::string::npos) << before_line;
 }
 
 }  // namespace

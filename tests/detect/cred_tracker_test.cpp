@@ -1,0 +1,161 @@
+// Credential continuity (RW-PRIV-003): a thread seen as non-root that shows up as root with no
+// privilege change reported for it is flagged once; a reported change, a reused tid, an HTTP
+// exchange (which carries its request's identity), a loss report and an unknown thread identity
+// never are. Through the engine on real Cap'n Proto events, plus a property over the tracker.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <rapidcheck.h>
+
+#include "processor/detect/cred_tracker.h"
+#include "tests/detect/detect_test_util.h"
+
+namespace ringward::detect {
+namespace {
+
+using testing::has;
+using testing::joined;
+
+enum class Kind { open, exec, priv, http, lost };
+
+struct Stream {
+  Engine engine = [] {
+    auto e = Engine::load_default();
+    if (!e) std::abort();
+    return std::move(e).value();
+  }();
+
+  std::vector<Finding> event(Kind kind, uint32_t tid, uint64_t start_ns, uint32_t uid) {
+    capnp::MallocMessageBuilder msg;
+    auto ev = msg.initRoot<schema::Event>();
+    ev.setPid(tid);
+    ev.setTid(tid);
+    ev.setThreadStartNs(start_ns);
+    ev.setUid(uid);
+    const std::string_view comm = "a.out";
+    ev.setComm(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(comm.data()), comm.size()));
+    switch (kind) {
+      case Kind::open: ev.initKind().initFileOpen().setPath(capnp::Data::Reader(
+                           reinterpret_cast<const kj::byte*>("/tmp/x"), 6)); break;
+      case Kind::exec: ev.initKind().initProcessExec().setFilename(capnp::Data::Reader(
+                           reinterpret_cast<const kj::byte*>("/bin/id"), 7)); break;
+      case Kind::priv: {
+        auto p = ev.initKind().initPrivilegeChange();
+        p.setSyscall("setresuid");
+        p.setNewUid(uid);
+        p.setNewEuid(uid);
+        break;
+      }
+      case Kind::http: ev.initKind().initHttp().setMethod("GET"); break;
+      case Kind::lost: {
+        auto l = ev.initKind().initLost();
+        l.setStage("capture");
+        l.setReason("restart");
+        break;
+      }
+    }
+    const kj::Array<capnp::word> words = capnp::messageToFlatArray(msg);
+    capnp::FlatArrayMessageReader reader(words);
+    std::vector<Finding> f;
+    engine.inspect(reader.getRoot<schema::Event>(), f);
+    return f;
+  }
+};
+
+constexpr uint64_t kStart = 5'000'000'000ULL;
+
+TEST(CredContinuity, RootWithNoChangeSeenIsFlaggedOncePerTransition) {
+  Stream s;
+  EXPECT_FALSE(has(s.event(Kind::exec, 100, kStart, 1000), "RW-PRIV-003"));
+  EXPECT_FALSE(has(s.event(Kind::open, 100, kStart, 1000), "RW-PRIV-003"));
+  auto f = s.event(Kind::exec, 100, kStart, 0);  // exploit, then execve("/bin/sh")
+  EXPECT_TRUE(has(f, "RW-PRIV-003")) << joined(f);
+  EXPECT_FALSE(has(s.event(Kind::open, 100, kStart, 0), "RW-PRIV-003"));
+  // Back to a user and root again, unseen both times: a second transition, a second finding.
+  EXPECT_FALSE(has(s.event(Kind::open, 100, kStart, 1000), "RW-PRIV-003"));
+  EXPECT_TRUE(has(s.event(Kind::open, 100, kStart, 0), "RW-PRIV-003"));
+}
+
+TEST(CredContinuity, ReportedChangesAndOtherThreadsAreNotFlagged) {
+  Stream s;
+  // The kernel reported the change (sudo's setresuid): explained.
+  s.event(Kind::open, 200, kStart, 1000);
+  EXPECT_FALSE(has(s.event(Kind::priv, 200, kStart, 0), "RW-PRIV-003"));
+  EXPECT_FALSE(has(s.event(Kind::exec, 200, kStart, 0), "RW-PRIV-003"));
+  // The same tid, a later start: another thread that reused the number.
+  s.event(Kind::open, 300, kStart, 1000);
+  EXPECT_FALSE(has(s.event(Kind::open, 300, kStart + 1, 0), "RW-PRIV-003"));
+  // Root giving up root is no escalation.
+  s.event(Kind::open, 400, kStart, 0);
+  EXPECT_FALSE(has(s.event(Kind::open, 400, kStart, 65534), "RW-PRIV-003"));
+  // Identity unknown (a source without thread start times): never judged.
+  s.event(Kind::open, 500, 0, 1000);
+  EXPECT_FALSE(has(s.event(Kind::open, 500, 0, 0), "RW-PRIV-003"));
+}
+
+TEST(CredContinuity, HttpExchangesAndLossReportsNeverLeadToAFinding) {
+  Stream s;
+  // An exchange is stamped with its request's identity: it neither judges nor updates.
+  s.event(Kind::open, 600, kStart, 1000);
+  EXPECT_FALSE(has(s.event(Kind::http, 600, kStart, 0), "RW-PRIV-003"));
+  EXPECT_FALSE(has(s.event(Kind::open, 600, kStart, 1000), "RW-PRIV-003"));
+  // Events were lost (or capture restarted): the change may be among them.
+  s.event(Kind::open, 700, kStart, 1000);
+  s.event(Kind::lost, 0, 0, 0);
+  EXPECT_FALSE(has(s.event(Kind::open, 700, kStart, 0), "RW-PRIV-003"));
+  // Tracking resumes after the loss.
+  s.event(Kind::open, 800, kStart, 1000);
+  EXPECT_TRUE(has(s.event(Kind::open, 800, kStart, 0), "RW-PRIV-003"));
+}
+
+TEST(CredContinuity, DisabledWithoutItsRule) {
+  std::string rules(Engine::default_rules_text());
+  const std::string line = "detector = \"privesc_unobserved_root\"";
+  const auto at = rules.find(line);
+  ASSERT_NE(at, std::string::npos);
+  const auto block = rules.rfind("[[rule]]", at);
+  rules.erase(block, at + line.size() - block);
+  auto e = Engine::load(rules, "test");
+  ASSERT_TRUE(e) << e.error().to_string();
+  Stream s{std::move(e).value()};
+  s.event(Kind::open, 900, kStart, 1000);
+  EXPECT_FALSE(has(s.event(Kind::open, 900, kStart, 0), "RW-PRIV-003"));
+}
+
+// Whatever the interleaving of threads, collisions in a tiny table and reused tids: if every uid
+// change of a thread comes with a reported change, nothing is ever flagged.
+TEST(CredContinuity, NoFindingWhenEveryChangeIsReported) {
+  const bool ok = rc::check([](const std::vector<std::tuple<uint8_t, uint8_t, bool>>& steps) {
+    CredTracker t(4);
+    std::map<std::pair<uint32_t, uint64_t>, uint32_t> uid_of;
+    for (auto [thread, uid_pick, change] : steps) {
+      const uint32_t tid = thread % 5;
+      const uint64_t start = 1 + thread % 3;
+      const uint32_t uid = uid_pick % 3 == 0 ? 0 : 1000 + uid_pick % 2;
+      auto [it, fresh] = uid_of.try_emplace({tid, start}, uid);
+      const bool reported = fresh || change || it->second != uid;
+      it->second = uid;
+      RC_ASSERT(!t.observe(tid, start, uid, reported));
+    }
+  });
+  EXPECT_TRUE(ok);
+}
+
+// ... and with changes unreported, a thread that was seen non-root right before (nothing evicted
+// it in a table large enough) is flagged exactly when it turns up as root.
+TEST(CredContinuity, UnreportedRootIsFlaggedWhenTheThreadWasJustSeen) {
+  const bool ok = rc::check([](const std::vector<std::pair<uint8_t, bool>>& steps) {
+    CredTracker t(1 << 12);
+    std::map<uint32_t, uint32_t> last;
+    for (auto [thread, root] : steps) {
+      const uint32_t tid = 1 + thread % 16, uid = root ? 0 : 1000;
+      auto it = last.find(tid);
+      const bool expect = it != last.end() && it->second != 0 && uid == 0;
+      RC_ASSERT(t.observe(tid, 42, uid, false) == expect);
+      last[tid] = uid;
+    }
+  });
+  EXPECT_TRUE(ok);
+}
+
+}  // namespace
+}  // namespace ringward::detect
