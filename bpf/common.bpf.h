@@ -89,12 +89,29 @@ static __always_inline bool filter__pass(__u32 tgid, __u32 ppid, __u32 uid, cons
     if (i >= rw_cfg.n_excl_uids) break;
     if (rw_cfg.excl_uids[i] == uid) return false;
   }
-  if (rw_cfg.n_excl_cgroups) {
-    __u64 cg = bpf_get_current_cgroup_id();
+  if (rw_cfg.n_incl_uids) {
+    bool listed = false;
     for (int i = 0; i < RW_FILTER_MAX; i++) {
-      if (i >= rw_cfg.n_excl_cgroups) break;
-      if (rw_cfg.excl_cgroups[i] == cg) return false;
+      if (i >= rw_cfg.n_incl_uids) break;
+      if (rw_cfg.incl_uids[i] == uid) listed = true;
     }
+    if (!listed) return false;
+  }
+  /* A subtree test per entry: the task's ancestor at the entry's level is the entry (the helper
+   * returns 0 when the task sits higher up than that level). */
+  for (int i = 0; i < RW_FILTER_MAX; i++) {
+    if (i >= rw_cfg.n_excl_cgroups) break;
+    if (bpf_get_current_ancestor_cgroup_id(rw_cfg.excl_cgroup_levels[i]) == rw_cfg.excl_cgroups[i])
+      return false;
+  }
+  if (rw_cfg.n_incl_cgroups) {
+    bool under = false;
+    for (int i = 0; i < RW_FILTER_MAX; i++) {
+      if (i >= rw_cfg.n_incl_cgroups) break;
+      if (bpf_get_current_ancestor_cgroup_id(rw_cfg.incl_cgroup_levels[i]) == rw_cfg.incl_cgroups[i])
+        under = true;
+    }
+    if (!under) return false;
   }
   if (rw_cfg.n_incl_comms || rw_cfg.n_excl_comms) {
     struct rw_comm_key key = {};

@@ -181,12 +181,19 @@ struct rw_config {
   __u32 own_parent;     /* the supervisor: its children named with own_prefix are the agent's */
   __u32 own_prefix_len; /* comm prefix of the agent's processes ("ringward-") */
   char own_prefix[RW_COMM_LEN];
+  __u32 incl_uids[RW_FILTER_MAX]; /* n_incl_uids > 0: only these uids pass */
+  __u32 n_incl_uids;
   __u32 excl_uids[RW_FILTER_MAX];
   __u32 n_excl_uids;
   __u32 n_incl_comms; /* > 0: only comms in the include map pass */
   __u32 n_excl_comms;
+  /* cgroup v2 subtrees: (id, level) matches a task whose ancestor at `level` is cgroup `id`. */
+  __u32 n_incl_cgroups; /* > 0: only tasks under one of these pass */
   __u32 n_excl_cgroups;
+  __u64 incl_cgroups[RW_FILTER_MAX];
+  __u32 incl_cgroup_levels[RW_FILTER_MAX];
   __u64 excl_cgroups[RW_FILTER_MAX];
+  __u32 excl_cgroup_levels[RW_FILTER_MAX];
   __u32 max_argv_bytes;
   __u32 http_capture_client_loopback; /* 0: a client-side exchange with a loopback peer is skipped
                                          (the server side reports it) */

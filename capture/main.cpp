@@ -70,7 +70,30 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
     opts.exclude_children_of = static_cast<uint32_t>(getppid());
     opts.include_comms = cfg.capture.include_comm;
     opts.exclude_comms = cfg.capture.exclude_comm;
+    for (int64_t uid : cfg.capture.include_uids) opts.include_uids.push_back(static_cast<uint32_t>(uid));
     for (int64_t uid : cfg.capture.exclude_uids) opts.exclude_uids.push_back(static_cast<uint32_t>(uid));
+    // A cgroup that does not exist holds no task: left out with a warning (a unit not started
+    // yet must not keep capture down). An include list none of which exists would capture
+    // nothing at all, which is surely a mistake.
+    const std::string cg_mount = capture::cgroup2_mount();
+    auto resolve = [&](const std::vector<std::string>& paths, std::vector<capture::CgroupSubtree>& out,
+                       const char* key) {
+      for (const auto& p : paths) {
+        auto r = capture::resolve_cgroup(cg_mount, p);
+        if (r.subtree) {
+          spdlog::info("capture.{}: {} is cgroup id {} at level {}", key, p, r.subtree->id, r.subtree->level);
+          out.push_back(*r.subtree);
+        } else {
+          spdlog::warn("capture.{}: {} (left out of the filter)", key, r.error);
+        }
+      }
+    };
+    resolve(cfg.capture.include_cgroups, opts.include_cgroups, "include_cgroups");
+    resolve(cfg.capture.exclude_cgroups, opts.exclude_cgroups, "exclude_cgroups");
+    if (!cfg.capture.include_cgroups.empty() && opts.include_cgroups.empty()) {
+      spdlog::error("capture.include_cgroups: none of the listed cgroups exists, nothing would be captured");
+      return 3;
+    }
     opts.http_capture = cfg.capture.http_capture;
     opts.tls_uprobes = cfg.capture.tls_uprobes;
     opts.http_request_timeout = std::chrono::milliseconds(cfg.capture.http_timeout_ms);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -122,18 +123,25 @@ class Section {
     }
   }
 
-  template <class T>
-  void list(std::string_view key, std::vector<T>& out) {
+  // An array of T, at most `max_n` elements, each passing `check` ("" or what is wrong with it).
+  template <class T, class Check>
+  void list(std::string_view key, std::vector<T>& out, size_t max_n, Check check) {
     const toml::node* v = value(key);
     if (!v) return;
     const auto* arr = v->as_array();
     if (!arr) fail(key, *v, "expected an array");
+    if (arr->size() > max_n) fail(key, *v, fmt::format("at most {} entries, got {}", max_n, arr->size()));
     out.clear();
     for (const auto& el : *arr) {
       auto x = el.value_exact<T>();
       if (!x) fail(key, el, "array element has the wrong type");
+      if (std::string bad = check(*x); !bad.empty()) fail(key, el, bad);
       out.push_back(*x);
     }
+  }
+  template <class T>
+  void list(std::string_view key, std::vector<T>& out) {
+    list(key, out, SIZE_MAX, [](const T&) { return std::string(); });
   }
 
   // Every key of the table must have been bound.
@@ -413,9 +421,26 @@ Config parse(const toml::table& root, const std::string& origin) {
   cap.boolean("tls_uprobes", k.tls_uprobes);
   cap.integer("http_timeout_ms", k.http_timeout_ms, 10, 3600000);
   cap.integer("max_argv_bytes", k.max_argv_bytes, 0, 4096);
-  cap.list("include_comm", k.include_comm);
-  cap.list("exclude_comm", k.exclude_comm);
-  cap.list("exclude_uids", k.exclude_uids);
+  // The kernel filters' limits (bpf/events.h): 64 names, 16 uids and 16 cgroups per list.
+  auto comm_ok = [](const std::string& c) {
+    return c.empty() || c.size() > 15 ? fmt::format("'{}': a process name is 1-15 bytes", c) : std::string();
+  };
+  auto uid_ok = [](int64_t u) {
+    return u < 0 || u > 4294967294LL ? fmt::format("{} is not a uid (0 ... 4294967294)", u) : std::string();
+  };
+  auto cgroup_ok = [](const std::string& p) {
+    if (p.empty() || p[0] != '/' || p.size() > 4096)
+      return fmt::format("'{}': a cgroup is written as in /proc/<pid>/cgroup, from '/'", p);
+    if (p.find("/../") != std::string::npos || p.ends_with("/..") || p.find("/./") != std::string::npos)
+      return fmt::format("'{}': no '.' or '..' components", p);
+    return std::string();
+  };
+  cap.list("include_comm", k.include_comm, 64, comm_ok);
+  cap.list("exclude_comm", k.exclude_comm, 64, comm_ok);
+  cap.list("include_uids", k.include_uids, 16, uid_ok);
+  cap.list("exclude_uids", k.exclude_uids, 16, uid_ok);
+  cap.list("include_cgroups", k.include_cgroups, 16, cgroup_ok);
+  cap.list("exclude_cgroups", k.exclude_cgroups, 16, cgroup_ok);
   cap.reject_unknown();
 
   const toml::table* processor_table = subtable(root, "processor", origin);

@@ -47,7 +47,12 @@ struct CaptureConfig {
   int64_t max_argv_bytes = 512;
   std::vector<std::string> include_comm;
   std::vector<std::string> exclude_comm;
+  std::vector<int64_t> include_uids;
   std::vector<int64_t> exclude_uids;
+  // cgroup v2 paths as in /proc/<pid>/cgroup ("/system.slice/nginx.service"); each covers its
+  // subtree. Resolved to ids when capture starts.
+  std::vector<std::string> include_cgroups;
+  std::vector<std::string> exclude_cgroups;
 };
 
 // [processor.http]: the operator-facing knobs of the HTTP semantics library (processor/http). Plain

@@ -269,8 +269,10 @@ struct EbpfSource::Impl {
 std::string EbpfSource::Impl::build_config() {
   cfg = rw_config{};
   if (options.exclude_pids.size() > RW_FILTER_MAX) return "too many exclude_pids (max 16)";
-  if (options.exclude_uids.size() > RW_FILTER_MAX) return "too many exclude_uids (max 16)";
-  if (options.exclude_cgroup_ids.size() > RW_FILTER_MAX) return "too many exclude_cgroup_ids (max 16)";
+  if (options.include_uids.size() > RW_FILTER_MAX || options.exclude_uids.size() > RW_FILTER_MAX)
+    return "too many include/exclude uids (max 16 each)";
+  if (options.include_cgroups.size() > RW_FILTER_MAX || options.exclude_cgroups.size() > RW_FILTER_MAX)
+    return "too many include/exclude cgroups (max 16 each)";
   if (options.include_comms.size() > 64 || options.exclude_comms.size() > 64)
     return "too many include/exclude comms (max 64 each)";
   if (options.exclude_comm_prefix.size() >= RW_COMM_LEN) return "exclude_comm_prefix longer than 15";
@@ -287,9 +289,18 @@ std::string EbpfSource::Impl::build_config() {
   cfg.own_prefix_len = options.exclude_comm_prefix.size();
   for (size_t i = 0; i < options.exclude_uids.size(); i++) cfg.excl_uids[i] = options.exclude_uids[i];
   cfg.n_excl_uids = options.exclude_uids.size();
-  for (size_t i = 0; i < options.exclude_cgroup_ids.size(); i++)
-    cfg.excl_cgroups[i] = options.exclude_cgroup_ids[i];
-  cfg.n_excl_cgroups = options.exclude_cgroup_ids.size();
+  for (size_t i = 0; i < options.include_uids.size(); i++) cfg.incl_uids[i] = options.include_uids[i];
+  cfg.n_incl_uids = options.include_uids.size();
+  for (size_t i = 0; i < options.include_cgroups.size(); i++) {
+    cfg.incl_cgroups[i] = options.include_cgroups[i].id;
+    cfg.incl_cgroup_levels[i] = options.include_cgroups[i].level;
+  }
+  cfg.n_incl_cgroups = options.include_cgroups.size();
+  for (size_t i = 0; i < options.exclude_cgroups.size(); i++) {
+    cfg.excl_cgroups[i] = options.exclude_cgroups[i].id;
+    cfg.excl_cgroup_levels[i] = options.exclude_cgroups[i].level;
+  }
+  cfg.n_excl_cgroups = options.exclude_cgroups.size();
   cfg.n_incl_comms = options.include_comms.size();
   cfg.n_excl_comms = options.exclude_comms.size();
   cfg.max_argv_bytes = std::min<uint32_t>(options.max_argv_bytes, RW_ARGV_MAX);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/ebpf/cgroup_filter.h"
 #include "capture/source.h"
 #include "common/clock.h"
 
@@ -27,8 +28,10 @@ struct EbpfOptions {
   // Comm filters (exact, up to 15 bytes each, at most 64 each). Non-empty include: only those.
   std::vector<std::string> include_comms;
   std::vector<std::string> exclude_comms;
+  std::vector<uint32_t> include_uids;          // at most 16; non-empty: only those
   std::vector<uint32_t> exclude_uids;          // at most 16
-  std::vector<uint64_t> exclude_cgroup_ids;    // cgroup v2 ids, at most 16
+  std::vector<CgroupSubtree> include_cgroups;  // at most 16; non-empty: only tasks under one
+  std::vector<CgroupSubtree> exclude_cgroups;  // at most 16
   bool http_capture = true;
   bool tls_uprobes = true;                     // needs http_capture
   std::string libssl_path;                     // empty: the first libssl.so.3/1.1 found

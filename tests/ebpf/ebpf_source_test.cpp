@@ -1010,6 +1010,117 @@ TEST_F(EbpfTest, HttpServerSyscallVariantsArePaired) {
   }
 }
 
+// ---- cgroup and uid filters --------------------------------------------------------------------
+
+TEST(CgroupFilter, MountinfoLevelsAndResolution) {
+  const std::string hybrid =
+      "25 1 0:23 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
+      "27 25 0:25 / /sys/fs/cgroup/cpu rw,nosuid shared:11 - cgroup cgroup rw,cpu\n"
+      "26 25 0:24 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n";
+  EXPECT_EQ(rc::cgroup2_mount_in(hybrid), "/sys/fs/cgroup/unified");
+  EXPECT_EQ(rc::cgroup2_mount_in("30 1 0:26 / /mnt/my\\040cg rw - cgroup2 none rw\n"), "/mnt/my cg");
+  EXPECT_EQ(rc::cgroup2_mount_in("27 25 0:25 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"), "");
+  EXPECT_EQ(rc::cgroup2_mount_in("garbage\n\n - \n"), "");
+  EXPECT_EQ(rc::cgroup_level("/"), 0u);
+  EXPECT_EQ(rc::cgroup_level("/system.slice"), 1u);
+  EXPECT_EQ(rc::cgroup_level("//system.slice/nginx.service/"), 2u);
+  const std::string mount = rc::cgroup2_mount();
+  ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
+  auto root = rc::resolve_cgroup(mount, "/");
+  ASSERT_TRUE(root.subtree) << root.error;
+  EXPECT_EQ(root.subtree->level, 0u);
+  auto missing = rc::resolve_cgroup(mount, "/rw-no-such-cgroup");
+  EXPECT_FALSE(missing.subtree);
+  EXPECT_NE(missing.error.find("/rw-no-such-cgroup"), std::string::npos) << missing.error;
+  auto not_cgroup = rc::resolve_cgroup("/tmp", "/");
+  EXPECT_FALSE(not_cgroup.subtree);
+  EXPECT_NE(not_cgroup.error.find("not a cgroup2"), std::string::npos) << not_cgroup.error;
+}
+
+// Filters by cgroup cover the subtree (a process in a child cgroup of the listed one), and by uid
+// the process's uid at the event. Each filter on a source of its own, the same three processes.
+TEST_F(EbpfTest, CgroupAndUidFiltersSelectWhatIsCaptured) {
+  const std::string mount = rc::cgroup2_mount();
+  ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
+  const std::string top = "/rw-test-" + std::to_string(getpid());
+  const std::string inner = mount + top + "/inner";
+  ASSERT_TRUE(fs::create_directories(inner)) << inner;
+  struct Cleanup {
+    std::string a, b;
+    ~Cleanup() {
+      rmdir(b.c_str());
+      rmdir(a.c_str());
+    }
+  } cleanup{mount + top, inner};
+  auto sub = rc::resolve_cgroup(mount, top);
+  ASSERT_TRUE(sub.subtree) << sub.error;
+  EXPECT_EQ(sub.subtree->level, 1u);
+  ASSERT_NE(sub.subtree->id, own_cgroup_id());
+
+  // One open attempt of `path` in a child: in the inner cgroup when `inside`, as `uid`.
+  auto child_opens = [&](bool inside, uid_t uid, const std::string& path) {
+    pid_t c = fork();
+    if (c == 0) {
+      if (inside) {
+        std::ofstream procs(inner + "/cgroup.procs");
+        procs << getpid() << std::flush;
+        if (!procs) _exit(97);
+      }
+      if (uid != 0 && setresuid(uid, uid, uid) != 0) _exit(96);
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);  // missing: the attempt is the event
+      if (fd >= 0) close(fd);
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(c, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  };
+  // Which of (inside, outside, nobody) a source with `o` captured, as "IOn" letters, and how
+  // many file opens it left out.
+  int round = 0;
+  auto captured_with = [&](rc::EbpfOptions o, uint64_t& filtered) {
+    o.http_capture = false;
+    auto r = rc::EbpfSource::create(o, clock_);
+    EXPECT_TRUE(r) << r.error;
+    if (!r) return std::string("?");
+    const std::string tag = std::to_string(getpid()) + "-" + std::to_string(++round);
+    const std::string in = (dir_ / ("rw-cg-in-" + tag)).string();
+    const std::string out = (dir_ / ("rw-cg-out-" + tag)).string();
+    const std::string nobody = (dir_ / ("rw-cg-nobody-" + tag)).string();
+    child_opens(true, 0, in);
+    child_opens(false, 0, out);
+    child_opens(false, 65534, nobody);
+    RecordingEmitter em;
+    for (int i = 0; i < 10; i++) r.source->pump(em, std::chrono::milliseconds(20));
+    std::string seen;
+    for (auto& e : em.events) {
+      if (!e.event().getKind().isFileOpen()) continue;
+      const std::string p = text(e.event().getKind().getFileOpen().getPath());
+      if (p == in) seen += 'I';
+      if (p == out) seen += 'O';
+      if (p == nobody) seen += 'n';
+    }
+    std::sort(seen.begin(), seen.end());
+    filtered = r.source->counters()[rc::EbpfKind::file_open].filtered;
+    return seen;
+  };
+  uint64_t filtered = 0;
+  rc::EbpfOptions none;
+  EXPECT_EQ(captured_with(none, filtered), "IOn");  // all three, seen when nothing is filtered
+  rc::EbpfOptions excl;
+  excl.exclude_cgroups = {*sub.subtree};
+  EXPECT_EQ(captured_with(excl, filtered), "On");
+  EXPECT_GE(filtered, 1u);
+  rc::EbpfOptions incl;
+  incl.include_cgroups = {*sub.subtree};
+  EXPECT_EQ(captured_with(incl, filtered), "I");
+  EXPECT_GE(filtered, 2u);
+  rc::EbpfOptions uids;
+  uids.include_uids = {65534};
+  EXPECT_EQ(captured_with(uids, filtered), "n");
+  EXPECT_GE(filtered, 2u);
+}
+
 // ---- accounting under overload -----------------------------------------------------------------
 
 TEST_F(EbpfTest, FloodDropsAreExactlyCounted) {

@@ -36,6 +36,34 @@ TEST(Config, WrongTypeAndRange) {
   EXPECT_NE(r.error.find("power of two"), std::string::npos) << r.error;
 }
 
+// Capture filters: the kernel's limits and what a name, uid or cgroup path can be are checked
+// when the file is read, not when capture starts.
+TEST(Config, CaptureFiltersAreChecked) {
+  auto r = load_config_text(
+      "[capture]\ninclude_uids = [0, 1000]\nexclude_uids = [65534]\n"
+      "include_cgroups = [\"/system.slice\"]\nexclude_cgroups = [\"/system.slice/cron.service\"]\n"
+      "[[shipper.sinks]]\ntype = \"file\"\npath = \"/tmp/x.ndjson\"\n",
+      "f.toml");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(r.config->capture.include_uids, (std::vector<int64_t>{0, 1000}));
+  EXPECT_EQ(r.config->capture.exclude_uids, (std::vector<int64_t>{65534}));
+  EXPECT_EQ(r.config->capture.include_cgroups, (std::vector<std::string>{"/system.slice"}));
+  EXPECT_EQ(r.config->capture.exclude_cgroups, (std::vector<std::string>{"/system.slice/cron.service"}));
+  auto err = [](const std::string& text) {
+    auto x = load_config_text("[capture]\n" + text + "\n", "f.toml");
+    return x.config ? std::string("(accepted)") : x.error;
+  };
+  EXPECT_NE(err("exclude_uids = [-1]").find("f.toml:2: key 'capture.exclude_uids': -1 is not a uid"), std::string::npos);
+  EXPECT_NE(err("include_uids = [4294967295]").find("is not a uid"), std::string::npos);
+  EXPECT_NE(err("include_comm = [\"a-name-longer-than-15\"]").find("1-15 bytes"), std::string::npos);
+  EXPECT_NE(err("exclude_comm = [\"\"]").find("1-15 bytes"), std::string::npos);
+  EXPECT_NE(err("include_cgroups = [\"system.slice\"]").find("from '/'"), std::string::npos);
+  EXPECT_NE(err("exclude_cgroups = [\"/a/../b\"]").find("'..'"), std::string::npos);
+  EXPECT_NE(err("exclude_uids = [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]").find("at most 16 entries, got 17"),
+            std::string::npos);
+  EXPECT_NE(err("include_cgroups = [1]").find("wrong type"), std::string::npos);
+}
+
 TEST(Config, SinkKeysAreCheckedPerType) {
   auto r = load_config_text("[[shipper.sinks]]\ntype = \"splunk_hec\"\nendpoint = \"http://x\"\n", "s.toml");
   ASSERT_FALSE(r.config);
