@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -19,7 +20,9 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <set>
 #include <string_view>
 #include <thread>
 
@@ -105,14 +108,56 @@ std::string check_kernel_support() {
   return {};
 }
 
-std::string find_libssl(const std::string& configured) {
-  if (!configured.empty()) return path_exists(configured) ? configured : std::string{};
+// Every distinct libssl file (by device and inode) the TLS uprobes should cover: the configured
+// one, or the system's usual copies plus the ones running processes have mapped (a program with
+// its own copy, a container's through /proc/<pid>/root). Uprobes attach to a file, so processes
+// started later with one of these are covered too; a copy first mapped after capture started
+// is not (attaching needs the privileges capture gives up).
+std::vector<std::string> find_libssls(const std::string& configured) {
+  constexpr size_t kMaxLibs = 16;
+  constexpr int kMaxProcs = 8192;
+  std::vector<std::string> out;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  auto add = [&](const std::string& path) {
+    struct stat st {};
+    if (out.size() >= kMaxLibs || stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    if (seen.insert({st.st_dev, st.st_ino}).second) out.push_back(path);
+  };
+  if (!configured.empty()) {
+    add(configured);
+    return out;
+  }
   for (const char* p : {"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3",
                         "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3",
-                        "/usr/lib/x86_64-linux-gnu/libssl.so.1.1", "/usr/lib64/libssl.so.1.1"}) {
-    if (path_exists(p)) return p;
+                        "/usr/lib/x86_64-linux-gnu/libssl.so.1.1", "/usr/lib64/libssl.so.1.1"})
+    add(p);
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  int scanned = 0;
+  while (dirent* d = readdir(proc)) {
+    if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
+    if (++scanned > kMaxProcs || out.size() >= kMaxLibs) break;
+    const std::string pid_dir = std::string("/proc/") + d->d_name;
+    std::ifstream maps(pid_dir + "/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      const size_t at = line.find("/libssl.so");
+      if (at == std::string::npos || line.ends_with(" (deleted)")) continue;
+      const size_t path_at = line.find('/');
+      if (path_at == std::string::npos || path_at > at) continue;
+      const std::string path = line.substr(path_at);
+      // The same file seen from the host, else through the process's root (a container).
+      struct stat host {}, inside {};
+      const std::string via_root = pid_dir + "/root" + path;
+      if (stat(via_root.c_str(), &inside) != 0) continue;
+      if (stat(path.c_str(), &host) == 0 && host.st_dev == inside.st_dev && host.st_ino == inside.st_ino)
+        add(path);
+      else
+        add(via_root);
+    }
   }
-  return {};
+  closedir(proc);
+  return out;
 }
 
 // Owns one mmapped region (the pending-HTTP table).
@@ -431,7 +476,7 @@ std::string EbpfSource::Impl::attach_tls(Concern& c, const std::string& libssl) 
                 {"tls_write_exit", "SSL_write_ex", true, true},
                 {"tls_read_ex_enter", "SSL_read_ex", false, true},
                 {"tls_read_exit", "SSL_read_ex", true, true}};
-  c.hooks.clear();
+  bool any = false;
   for (size_t i = 0; i < std::size(probes); i += 2) {
     // Entry and return probe of one function: both attached, or neither.
     bpf_link* links[2] = {nullptr, nullptr};
@@ -455,8 +500,9 @@ std::string EbpfSource::Impl::attach_tls(Concern& c, const std::string& libssl) 
     }
     c.extra_links.insert(c.extra_links.end(), std::begin(links), std::end(links));
     c.hooks.push_back("uprobe:" + libssl + ":" + probes[i].func);
+    any = true;
   }
-  return {};
+  return any ? std::string() : "no TLS hook attached in " + libssl;
 }
 
 std::string EbpfSource::Impl::start_consumer() {
@@ -536,8 +582,8 @@ EbpfOpenResult EbpfSource::create(const EbpfOptions& options, const Clock& clock
         !e.empty())
       return fail(e);
     if (options.tls_uprobes) {
-      std::string libssl = find_libssl(options.libssl_path);
-      if (libssl.empty()) {
+      const std::vector<std::string> libssls = find_libssls(options.libssl_path);
+      if (libssls.empty()) {
         spdlog::info("ebpf: no libssl found ({}); TLS plaintext capture inactive",
                      options.libssl_path.empty() ? "searched the usual paths" : options.libssl_path);
         impl->missing_hooks.push_back("uprobe:libssl");
@@ -548,8 +594,17 @@ EbpfOpenResult EbpfSource::create(const EbpfOptions& options, const Clock& clock
             !e.empty())
           return fail(e);
         if (impl->concerns.size() > before) {
-          if (auto e = impl->attach_tls(impl->concerns.back(), libssl); !e.empty()) {
-            spdlog::warn("ebpf: TLS uprobes inactive: {}", e);
+          // One object, its programs attached in every copy; a copy that fails is left out.
+          Concern& tls = impl->concerns.back();
+          tls.hooks.clear();
+          size_t attached = 0;
+          for (const auto& libssl : libssls) {
+            if (auto e = impl->attach_tls(tls, libssl); !e.empty())
+              spdlog::warn("ebpf: TLS uprobes left out for {}: {}", libssl, e);
+            else
+              attached++;
+          }
+          if (attached == 0) {
             impl->concerns.pop_back();
             impl->missing_hooks.push_back("uprobe:libssl");
           }

@@ -34,7 +34,7 @@ struct EbpfOptions {
   std::vector<CgroupSubtree> exclude_cgroups;  // at most 16
   bool http_capture = true;
   bool tls_uprobes = true;                     // needs http_capture
-  std::string libssl_path;                     // empty: the first libssl.so.3/1.1 found
+  std::string libssl_path;                     // empty: the usual copies + those processes map
   std::chrono::milliseconds http_request_timeout{30000};
   uint32_t max_argv_bytes = 1024;              // capped at 4096
   // Also report a client-side exchange whose peer is on loopback (the server side already

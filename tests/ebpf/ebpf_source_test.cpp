@@ -774,16 +774,16 @@ uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-TEST_F(EbpfTest, NginxPlainAndTls) {
-  auto hooks = source_->active_hooks();
-  bool tls = std::any_of(hooks.begin(), hooks.end(),
-                         [](const std::string& h) { return h.find("SSL_read") != std::string::npos; });
-  std::string d = dir_.string();
-  ASSERT_EQ(system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
-                    d + "/key.pem -out " + d + "/cert.pem >/dev/null 2>&1").c_str()), 0);
-  uint16_t plain = free_port(), secure = free_port();
-  fs::create_directories(dir_ / "logs");
-  std::ofstream(dir_ / "nginx.conf")
+// nginx on 127.0.0.1 (plain and TLS with a fresh self-signed certificate) serving /data.json
+// (200, JSON) and /boom (500), under `ld_library_path` when given; true once it answers.
+bool launch_nginx(Child& nginx, const fs::path& dir, uint16_t plain, uint16_t secure,
+                const std::string& ld_library_path = "") {
+  std::string d = dir.string();
+  if (system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + d +
+              "/key.pem -out " + d + "/cert.pem >/dev/null 2>&1").c_str()) != 0)
+    return false;
+  fs::create_directories(dir / "logs");
+  std::ofstream(dir / "nginx.conf")
       << "daemon off; master_process off; worker_processes 1; pid " << d << "/nginx.pid;\n"
       << "error_log " << d << "/logs/error.log;\nevents { worker_connections 64; }\n"
       << "http { access_log off; default_type application/json;\n"
@@ -793,17 +793,28 @@ TEST_F(EbpfTest, NginxPlainAndTls) {
       << "  ssl_certificate " << d << "/cert.pem; ssl_certificate_key " << d << "/key.pem;\n"
       << "  location = /data.json { return 200 '{\"ok\":true}'; }\n"
       << "  location = /boom { return 500 '{\"error\":\"boom\"}'; } } }\n";
-  Child nginx;
   nginx.pid = fork();
   if (nginx.pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 2);
+    if (!ld_library_path.empty()) setenv("LD_LIBRARY_PATH", ld_library_path.c_str(), 1);
     execlp("nginx", "nginx", "-p", d.c_str(), "-c", (d + "/nginx.conf").c_str(), nullptr);
     _exit(127);
   }
-  // Wait for the listener.
-  for (int i = 0; i < 100 && http_get(plain, "/data.json").response.empty(); i++)
+  for (int i = 0; i < 100; i++) {
+    if (!http_get(plain, "/data.json").response.empty()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(EbpfTest, NginxPlainAndTls) {
+  auto hooks = source_->active_hooks();
+  bool tls = std::any_of(hooks.begin(), hooks.end(),
+                         [](const std::string& h) { return h.find("SSL_read") != std::string::npos; });
+  uint16_t plain = free_port(), secure = free_port();
+  Child nginx;
+  ASSERT_TRUE(launch_nginx(nginx, dir_, plain, secure));
   source_->pump(emitter_, std::chrono::milliseconds(20));
   emitter_.events.clear();
 
@@ -873,6 +884,58 @@ TEST_F(EbpfTest, NginxPlainAndTls) {
   EXPECT_EQ(h.getRole(), "client");
   EXPECT_EQ(h.getStatus(), 200);
   EXPECT_NE(text(h.getResponse()).find("{\"ok\":true}"), std::string::npos);
+}
+
+// libssl copies other than the system's (a program shipping its own, a container's) are found
+// through the running processes' mappings and probed too: nginx on a private copy of
+// libssl.so.3, started before capture, has its TLS exchanges reported from its own end.
+TEST_F(EbpfTest, PrivateLibsslCopiesOfRunningProcessesAreProbed) {
+  const fs::path system_copy = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
+  if (!fs::exists(system_copy)) GTEST_SKIP() << "no " << system_copy;
+  fs::create_directories(dir_ / "lib");
+  const fs::path own_copy = dir_ / "lib" / "libssl.so.3";
+  fs::copy_file(system_copy, own_copy);
+  uint16_t plain = free_port(), secure = free_port();
+  Child nginx;
+  ASSERT_TRUE(launch_nginx(nginx, dir_, plain, secure, (dir_ / "lib").string()));
+  {
+    std::ifstream maps("/proc/" + std::to_string(nginx.pid) + "/maps");
+    std::string all((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    ASSERT_NE(all.find(own_copy.string()), std::string::npos) << "nginx did not load the copy";
+  }
+  rc::EbpfOptions o;
+  o.include_comms = {"nginx"};
+  auto r = rc::EbpfSource::create(o, clock_);
+  ASSERT_TRUE(r) << r.error;
+  auto hooks = r.source->active_hooks();
+  const bool hooked = std::any_of(hooks.begin(), hooks.end(), [&](const std::string& h) {
+    return h == "uprobe:" + own_copy.string() + ":SSL_read";
+  });
+  std::string all_hooks;
+  for (auto& h : hooks) all_hooks += h + " ";
+  ASSERT_TRUE(hooked) << all_hooks;
+  ASSERT_NE(all_hooks.find("uprobe:" + system_copy.string() + ":SSL_read"), std::string::npos) << all_hooks;
+
+  const std::string target = "/data.json?copy=" + std::to_string(mono_ns());
+  std::string cmd = "curl -sk -o /dev/null 'https://127.0.0.1:" + std::to_string(secure) + target + "'";
+  ASSERT_EQ(system(cmd.c_str()), 0);
+  RecordingEmitter em;
+  bool found = false;
+  for (int i = 0; i < 100 && !found; i++) {
+    r.source->pump(em, std::chrono::milliseconds(20));
+    for (auto& e : em.events) {
+      auto ev = e.event();
+      if (!ev.getKind().isHttp()) continue;
+      auto h = ev.getKind().getHttp();
+      if (h.getTls() && h.getRole() == "server" && text(h.getTarget()) == target &&
+          ev.getPid() == static_cast<uint32_t>(nginx.pid)) {
+        EXPECT_EQ(h.getStatus(), 200);
+        EXPECT_EQ(h.getMethod(), "GET");
+        found = true;
+      }
+    }
+  }
+  EXPECT_TRUE(found) << "the TLS exchange of nginx on its own libssl copy was not captured";
 }
 
 // The HTTP hooks sit on the socket data tracepoints and find the user buffer from the syscall
