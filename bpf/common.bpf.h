@@ -46,6 +46,24 @@ struct {
   __type(value, __u8);
 } rw_comm_exclude SEC(".maps");
 
+/* Count of privilege-change records lost to a full ring (see rw_envelope.priv_lost_seq). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} rw_lost_seq SEC(".maps");
+
+/* The configured cgroup subtrees (a cgroup directory fd per slot, set by the loader): matched
+ * with bpf_current_task_under_cgroup, which compares cgroups themselves, so a cgroup namespace
+ * around capture changes nothing. */
+struct {
+  __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+  __uint(max_entries, 2 * RW_FILTER_MAX);
+  __type(key, __u32);
+  __type(value, __u32);
+} rw_cgroups SEC(".maps");
+
 /* ---- config ---------------------------------------------------------------------------------- */
 
 const volatile struct rw_config rw_cfg = {};
@@ -82,8 +100,8 @@ static __always_inline bool filter__is_own(__u32 tgid, __u32 ppid, const char *c
   return true;
 }
 
-/* All configured filters. `comm` must be the current task's comm, `ppid` its parent's tgid. */
-static __always_inline bool filter__pass(__u32 tgid, __u32 ppid, __u32 uid, const char *comm) {
+/* The filters by who: the agent itself, and uids. */
+static __always_inline bool filter__pass_identity(__u32 tgid, __u32 ppid, __u32 uid, const char *comm) {
   if (filter__is_own(tgid, ppid, comm)) return false;
   for (int i = 0; i < RW_FILTER_MAX; i++) {
     if (i >= rw_cfg.n_excl_uids) break;
@@ -97,19 +115,21 @@ static __always_inline bool filter__pass(__u32 tgid, __u32 ppid, __u32 uid, cons
     }
     if (!listed) return false;
   }
-  /* A subtree test per entry: the task's ancestor at the entry's level is the entry (the helper
-   * returns 0 when the task sits higher up than that level). */
+  return true;
+}
+
+/* All configured filters. `comm` must be the current task's comm, `ppid` its parent's tgid. */
+static __always_inline bool filter__pass(__u32 tgid, __u32 ppid, __u32 uid, const char *comm) {
+  if (!filter__pass_identity(tgid, ppid, uid, comm)) return false;
   for (int i = 0; i < RW_FILTER_MAX; i++) {
     if (i >= rw_cfg.n_excl_cgroups) break;
-    if (bpf_get_current_ancestor_cgroup_id(rw_cfg.excl_cgroup_levels[i]) == rw_cfg.excl_cgroups[i])
-      return false;
+    if (bpf_current_task_under_cgroup(&rw_cgroups, RW_FILTER_MAX + i) == 1) return false;
   }
   if (rw_cfg.n_incl_cgroups) {
     bool under = false;
     for (int i = 0; i < RW_FILTER_MAX; i++) {
       if (i >= rw_cfg.n_incl_cgroups) break;
-      if (bpf_get_current_ancestor_cgroup_id(rw_cfg.incl_cgroup_levels[i]) == rw_cfg.incl_cgroups[i])
-        under = true;
+      if (bpf_current_task_under_cgroup(&rw_cgroups, i) == 1) under = true;
     }
     if (!under) return false;
   }
@@ -133,18 +153,25 @@ static __always_inline void task__comm(char dst[RW_COMM_LEN], struct task_struct
   out[1] = src[1];
 }
 
-/* Filters the current task; counts a filtered event against `kind`. */
-static __always_inline bool filter__current(__u32 kind) {
+/* Filters the current task; counts a filtered event against `kind`. `identity_only`: only the
+ * filters by who (the agent, uids), not by name or cgroup, for a privilege change that changes
+ * a uid: the events before and after it can pass filters it fails (exec renames a process), and
+ * a reader of the stream must not see a thread's uid change without the change itself. */
+static __always_inline bool filter__current_as(__u32 kind, bool identity_only) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct task_struct *parent = task->real_parent;
   char comm[RW_COMM_LEN];
   task__comm(comm, task);
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  __u32 ppid = parent ? parent->tgid : 0;
   __u32 uid = (__u32)bpf_get_current_uid_gid();
-  if (filter__pass(tgid, parent ? parent->tgid : 0, uid, comm)) return true;
+  if (identity_only ? filter__pass_identity(tgid, ppid, uid, comm) : filter__pass(tgid, ppid, uid, comm))
+    return true;
   counters__inc(kind, RW_CNT_FILTERED);
   return false;
 }
+
+static __always_inline bool filter__current(__u32 kind) { return filter__current_as(kind, false); }
 
 /* Filters on an envelope already filled for the current task (no second read of its identity);
  * counts a filtered event against `kind`. */
@@ -171,6 +198,10 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
   e->ppid = parent ? parent->tgid : 0;
   e->uid = (__u32)uid_gid;
   e->gid = uid_gid >> 32;
+  e->euid = task->cred->euid.val;
+  __u32 zero = 0;
+  __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
+  e->priv_lost_seq = lost ? (__u32)*lost : 0;
   e->kind = kind;
   e->version = RW_LAYOUT_VERSION;
   task__comm(e->comm, task);
@@ -186,7 +217,14 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
  * costs it far less than a wake-up per event (MACHINE.md: ~30 % of a core vs < 2 %). */
 static __always_inline void *ringbuf__reserve(__u64 size, __u32 kind) {
   void *rec = bpf_ringbuf_reserve(&rw_events, size, 0);
-  if (!rec) counters__inc(kind, RW_CNT_RINGBUF_FULL);
+  if (!rec) {
+    counters__inc(kind, RW_CNT_RINGBUF_FULL);
+    if (kind == RW_KIND_PRIV) {
+      __u32 zero = 0;
+      __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
+      if (lost) __sync_fetch_and_add(lost, 1);
+    }
+  }
   return rec;
 }
 

@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define RW_LAYOUT_VERSION 3 /* 2: compact file-open and HTTP records; 3: thread start time */
+#define RW_LAYOUT_VERSION 3 /* 2: compact file-open and HTTP records; 3: thread start, euid, lost seq */
 #define RW_COMM_LEN 16
 #define RW_PATH_MAX 512    /* file paths and exec filenames: longer ones are truncated */
 #define RW_ARGV_MAX 4096   /* compile-time cap; the configured max_argv_bytes is <= this */
@@ -50,6 +50,11 @@ struct rw_envelope {
   __u32 ppid;
   __u32 uid;
   __u32 gid;
+  __u32 euid;
+  /* Privilege-change records the kernel ring had no room for, host-wide, so far. Capture reports
+   * the losses before the first event whose value moved: whatever reads the stream learns of a
+   * missing privilege change before it sees the thread's next event. */
+  __u32 priv_lost_seq;
   __u16 kind;
   __u16 version;
   char comm[RW_COMM_LEN];
@@ -188,12 +193,10 @@ struct rw_config {
   __u32 n_incl_comms; /* > 0: only comms in the include map pass */
   __u32 n_excl_comms;
   /* cgroup v2 subtrees: (id, level) matches a task whose ancestor at `level` is cgroup `id`. */
+  /* cgroup v2 subtrees, in rw_cgroups: includes at [0, n_incl_cgroups), excludes at
+   * [RW_FILTER_MAX, RW_FILTER_MAX + n_excl_cgroups). */
   __u32 n_incl_cgroups; /* > 0: only tasks under one of these pass */
   __u32 n_excl_cgroups;
-  __u64 incl_cgroups[RW_FILTER_MAX];
-  __u32 incl_cgroup_levels[RW_FILTER_MAX];
-  __u64 excl_cgroups[RW_FILTER_MAX];
-  __u32 excl_cgroup_levels[RW_FILTER_MAX];
   __u32 max_argv_bytes;
   __u32 http_capture_client_loopback; /* 0: a client-side exchange with a loopback peer is skipped
                                          (the server side reports it) */

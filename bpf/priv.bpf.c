@@ -30,6 +30,10 @@ static __always_inline void priv__read_creds(struct rw_creds *c) {
   bpf_core_read(&c->cap_effective, sizeof(c->cap_effective), &cred->cap_effective);
 }
 
+static __always_inline bool priv__uid_changed(const struct rw_creds *a, const struct rw_creds *b) {
+  return a->uid != b->uid || a->euid != b->euid;
+}
+
 static __always_inline int priv__enter(void) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   struct rw_creds c;
@@ -44,14 +48,16 @@ static __always_inline int priv__exit(__u32 syscall, long ret) {
   if (!old) return 0; /* entered before we attached */
   struct rw_creds saved = *old;
   bpf_map_delete_elem(&priv_pending, &tid);
-  if (!filter__current(RW_KIND_PRIV)) return 0;
+  struct rw_creds now;
+  priv__read_creds(&now);
+  if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(&saved, &now))) return 0;
   struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_PRIV);
   rec->syscall = syscall;
   rec->result = ret;
   rec->old_creds = saved;
-  priv__read_creds(&rec->new_creds);
+  rec->new_creds = now;
   rec->filename_len = 0;
   rec->pad = 0;
   rec->filename[0] = 0;
@@ -110,7 +116,7 @@ int BPF_PROG(priv_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
   if (now.euid == saved.euid && now.egid == saved.egid &&
       (now.cap_effective & ~saved.cap_effective) == 0)
     return 0; /* the common case: an exec that gained nothing */
-  if (!filter__current(RW_KIND_PRIV)) return 0;
+  if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(&saved, &now))) return 0;
   struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_PRIV);

@@ -81,7 +81,7 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
       for (const auto& p : paths) {
         auto r = capture::resolve_cgroup(cg_mount, p);
         if (r.subtree) {
-          spdlog::info("capture.{}: {} is cgroup id {} at level {}", key, p, r.subtree->id, r.subtree->level);
+          spdlog::info("capture.{}: {} is cgroup id {} ({})", key, p, r.subtree->id, r.subtree->dir);
           out.push_back(*r.subtree);
         } else {
           spdlog::warn("capture.{}: {} (left out of the filter)", key, r.error);

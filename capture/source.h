@@ -19,7 +19,8 @@ class Emitter {
  public:
   virtual ~Emitter() = default;
   // Builds one event. The emitter sets id, host and `priority` first; `fill` then sets the
-  // envelope (monoNs, pid, tid, ppid, uid, gid, comm, cgroupId, parentComm) and the kind, and may
+  // envelope (monoNs, pid, tid, threadStartNs, ppid, uid, euid, gid, comm, cgroupId, parentComm)
+  // and the kind, and may
   // raise the priority. wallNs is derived from monoNs when fill leaves it 0. Returns false when the
   // event was dropped by capture's policy (already counted).
   virtual bool emit(schema::Priority priority,

@@ -429,18 +429,28 @@ Config parse(const toml::table& root, const std::string& origin) {
     return u < 0 || u > 4294967294LL ? fmt::format("{} is not a uid (0 ... 4294967294)", u) : std::string();
   };
   auto cgroup_ok = [](const std::string& p) {
-    if (p.empty() || p[0] != '/' || p.size() > 4096)
+    if (p.size() > 4096) return fmt::format("a cgroup path of {} bytes (at most 4096)", p.size());
+    if (p.empty() || p[0] != '/')
       return fmt::format("'{}': a cgroup is written as in /proc/<pid>/cgroup, from '/'", p);
-    if (p.find("/../") != std::string::npos || p.ends_with("/..") || p.find("/./") != std::string::npos)
-      return fmt::format("'{}': no '.' or '..' components", p);
+    for (size_t i = 0; i < p.size();) {
+      const size_t end = std::min(p.find('/', i), p.size());
+      const std::string_view part(p.data() + i, end - i);
+      if (part == "." || part == "..") return fmt::format("'{}': no '.' or '..' components", p);
+      i = end + 1;
+    }
     return std::string();
+  };
+  auto excluded_cgroup_ok = [&](const std::string& p) {
+    if (p.find_first_not_of('/') == std::string::npos && !p.empty())
+      return fmt::format("'{}' is the root cgroup: excluding it would capture nothing", p);
+    return cgroup_ok(p);
   };
   cap.list("include_comm", k.include_comm, 64, comm_ok);
   cap.list("exclude_comm", k.exclude_comm, 64, comm_ok);
   cap.list("include_uids", k.include_uids, 16, uid_ok);
   cap.list("exclude_uids", k.exclude_uids, 16, uid_ok);
   cap.list("include_cgroups", k.include_cgroups, 16, cgroup_ok);
-  cap.list("exclude_cgroups", k.exclude_cgroups, 16, cgroup_ok);
+  cap.list("exclude_cgroups", k.exclude_cgroups, 16, excluded_cgroup_ok);
   cap.reject_unknown();
 
   const toml::table* processor_table = subtable(root, "processor", origin);

@@ -300,9 +300,11 @@ void render_event(schema::Event::Reader ev, std::string& out) {
   o.text("host", ev.getHost());
   o.num("pid", ev.getPid());
   o.num("tid", ev.getTid());
-  if (ev.getThreadStartNs() != 0) o.num("thread_start_ns", ev.getThreadStartNs());
+  const bool from_kernel = ev.getThreadStartNs() != 0;  // the envelope the kernel filled
+  if (from_kernel) o.num("thread_start_ns", ev.getThreadStartNs());
   o.num("ppid", ev.getPpid());
   o.num("uid", ev.getUid());
+  if (from_kernel) o.num("euid", ev.getEuid());
   o.num("gid", ev.getGid());
   o.bytes("comm", ev.getComm());
   if (ev.hasParentComm()) o.bytes("parent_comm", ev.getParentComm());

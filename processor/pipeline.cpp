@@ -225,6 +225,7 @@ void Pipeline::handle(std::span<const uint8_t> shared_record, uint64_t now_mono,
     stats_.add(c_invalid_);
     stats_.add(c_invalid_reason_[static_cast<size_t>(res.reason)]);
     sample_invalid(res.reason, record);
+    engine_.forget_thread_credentials();  // it may have been a privilege change
     return;
   }
   stats_.add(c_validated_);
@@ -249,10 +250,14 @@ void Pipeline::handle(std::span<const uint8_t> shared_record, uint64_t now_mono,
       // every field): the record is malformed, not the enrichment broken.
       stats_.add(c_malformed_);
       sample_invalid(ValidationReason::kBadField, record);
+      engine_.forget_thread_credentials();
       return;
     }
   }
-  if (!enriched) stats_.add(c_bypassed_);
+  if (!enriched) {
+    stats_.add(c_bypassed_);
+    engine_.forget_thread_credentials();
+  }
 
   schema::Verdict verdict = ev.getVerdict();
   detect::Severity worst = detect::Severity::low;

@@ -55,6 +55,7 @@ struct Event {
   parentComm @25 :Data;       # comm of the parent process, when capture knows it
   threadStartNs @26 :UInt64;  # CLOCK_MONOTONIC start of the thread `tid` (0: unknown); with tid,
                               # the thread's identity (a reused tid starts later)
+  euid @27 :UInt32;           # effective uid (uid is the real one), when capture knows it
 
 }
 

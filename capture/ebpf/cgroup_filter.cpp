@@ -58,18 +58,6 @@ std::string cgroup2_mount() {
   return cgroup2_mount_in(ss.str());
 }
 
-uint32_t cgroup_level(std::string_view path) {
-  uint32_t level = 0;
-  size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    if (i == path.size()) break;
-    ++level;
-    while (i < path.size() && path[i] != '/') ++i;
-  }
-  return level;
-}
-
 CgroupResolution resolve_cgroup(const std::string& mount, const std::string& path) {
   CgroupResolution r;
   if (mount.empty()) {
@@ -87,7 +75,7 @@ CgroupResolution resolve_cgroup(const std::string& mount, const std::string& pat
     r.error = "cgroup '" + path + "': " + dir + " is not a cgroup2 directory";
     return r;
   }
-  r.subtree = CgroupSubtree{static_cast<uint64_t>(st.st_ino), cgroup_level(path), path};
+  r.subtree = CgroupSubtree{static_cast<uint64_t>(st.st_ino), dir, path};
   return r;
 }
 

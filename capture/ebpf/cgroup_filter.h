@@ -1,8 +1,8 @@
-// cgroup v2 paths of the capture filters ([capture] include_cgroups / exclude_cgroups) turned into
-// what the kernel filter tests: a cgroup's id (the inode number of its directory on cgroup2) and
-// its depth below the root, the level bpf_get_current_ancestor_cgroup_id() takes. An entry covers
-// its whole subtree. Resolved once, when capture starts (before its sandbox shuts the file
-// system): a cgroup removed and created again (a systemd unit restarting) has a new id.
+// cgroup v2 paths of the capture filters ([capture] include_cgroups / exclude_cgroups) resolved
+// to the directories the loader hands the kernel (a cgroup array map; the kernel filter asks
+// whether the task is under that cgroup, a whole subtree). Resolved once, when capture starts
+// (before its sandbox shuts the file system): a cgroup removed and created again (a systemd unit
+// restarting) is another cgroup.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +13,9 @@
 namespace ringward::capture {
 
 struct CgroupSubtree {
-  uint64_t id = 0;
-  uint32_t level = 0;  // 0: the root cgroup (covers every task)
-  std::string path;    // as configured
+  uint64_t id = 0;   // cgroup id (inode number of the directory), for the log
+  std::string dir;   // the directory on the cgroup2 mount
+  std::string path;  // as configured
 };
 
 // Mount point of the cgroup2 file system in a /proc/self/mountinfo text: /sys/fs/cgroup, or
@@ -23,9 +23,6 @@ struct CgroupSubtree {
 std::string cgroup2_mount_in(std::string_view mountinfo);
 // The same for this process (reads /proc/self/mountinfo).
 std::string cgroup2_mount();
-
-// Depth of a cgroup path: "/" 0, "/system.slice" 1, "/system.slice/nginx.service" 2.
-uint32_t cgroup_level(std::string_view path);
 
 struct CgroupResolution {
   std::optional<CgroupSubtree> subtree;

@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -270,12 +271,33 @@ struct EbpfSource::Impl {
   rw_config cfg{};
   std::vector<Concern> concerns;
   // fds of the maps every object shares, from the first object that defines them.
-  int events_fd = -1, incl_fd = -1, excl_fd = -1, slots_fd = -1;
+  int events_fd = -1, incl_fd = -1, excl_fd = -1, slots_fd = -1, lost_seq_fd = -1, cgroups_fd = -1;
+  // priv_lost_seq of the last record handled: a record past it reports the losses first.
+  uint32_t priv_lost_seq = 0;
   ring_buffer* ring = nullptr;
   Mapping slots_mapping;
   rw_http_slot* slots = nullptr;
   std::string tracefs;
   std::vector<std::string> missing_hooks;
+
+  // Puts the configured cgroup directories into rw_cgroups (includes first, excludes from
+  // RW_FILTER_MAX on). The map holds the cgroups themselves: the fds can go right after.
+  std::string fill_cgroups() {
+    auto put = [&](const std::vector<CgroupSubtree>& list, uint32_t base) -> std::string {
+      for (size_t i = 0; i < list.size(); i++) {
+        int fd = open(list[i].dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return "open cgroup " + list[i].dir + ": " + errno_text(errno);
+        uint32_t key = base + static_cast<uint32_t>(i);
+        int rc = bpf_map_update_elem(cgroups_fd, &key, &fd, BPF_ANY);
+        int e = errno;
+        close(fd);
+        if (rc != 0) return "cgroup filter " + list[i].dir + ": " + errno_text(e);
+      }
+      return {};
+    };
+    if (auto e = put(options.include_cgroups, 0); !e.empty()) return e;
+    return put(options.exclude_cgroups, RW_FILTER_MAX);
+  }
 
   // Consumer state.
   Emitter* emitter = nullptr;
@@ -336,15 +358,7 @@ std::string EbpfSource::Impl::build_config() {
   cfg.n_excl_uids = options.exclude_uids.size();
   for (size_t i = 0; i < options.include_uids.size(); i++) cfg.incl_uids[i] = options.include_uids[i];
   cfg.n_incl_uids = options.include_uids.size();
-  for (size_t i = 0; i < options.include_cgroups.size(); i++) {
-    cfg.incl_cgroups[i] = options.include_cgroups[i].id;
-    cfg.incl_cgroup_levels[i] = options.include_cgroups[i].level;
-  }
   cfg.n_incl_cgroups = options.include_cgroups.size();
-  for (size_t i = 0; i < options.exclude_cgroups.size(); i++) {
-    cfg.excl_cgroups[i] = options.exclude_cgroups[i].id;
-    cfg.excl_cgroup_levels[i] = options.exclude_cgroups[i].level;
-  }
   cfg.n_excl_cgroups = options.exclude_cgroups.size();
   cfg.n_incl_comms = options.include_comms.size();
   cfg.n_excl_comms = options.exclude_comms.size();
@@ -381,7 +395,9 @@ std::string EbpfSource::Impl::load(const char* name, S* (*open_fn)(), int (*load
   } shared[] = {{"rw_events", &events_fd},
                 {"rw_comm_include", &incl_fd},
                 {"rw_comm_exclude", &excl_fd},
-                {"rw_http_slots", &slots_fd}};
+                {"rw_http_slots", &slots_fd},
+                {"rw_lost_seq", &lost_seq_fd},
+                {"rw_cgroups", &cgroups_fd}};
   for (auto& sh : shared) {
     bpf_map* m = bpf_object__find_map_by_name(s->obj, sh.map);
     if (!m) continue;
@@ -554,6 +570,13 @@ EbpfOpenResult EbpfSource::create(const EbpfOptions& options, const Clock& clock
     return fail(e);
   impl->fill_map(impl->incl_fd, options.include_comms);
   impl->fill_map(impl->excl_fd, options.exclude_comms);
+  if (auto e = impl->fill_cgroups(); !e.empty()) return fail(e);
+  // Privilege changes before everything else: a uid change must never fall between two events
+  // of a thread that capture reports (the processor judges uid continuity per thread).
+  if (auto e = impl->load<priv_bpf>("priv", priv_bpf__open, priv_bpf__load, priv_bpf__attach,
+                                    priv_bpf__destroy, false);
+      !e.empty())
+    return fail(e);
   if (int e = process_bpf__attach(static_cast<process_bpf*>(impl->concerns[0].skel.get())); e)
     return fail("attach BPF object 'process': " + errno_text(-e));
   {
@@ -570,10 +593,6 @@ EbpfOpenResult EbpfSource::create(const EbpfOptions& options, const Clock& clock
     return fail(e);
   if (auto e = impl->load<net_bpf>("net", net_bpf__open, net_bpf__load, net_bpf__attach,
                                    net_bpf__destroy, false);
-      !e.empty())
-    return fail(e);
-  if (auto e = impl->load<priv_bpf>("priv", priv_bpf__open, priv_bpf__load, priv_bpf__attach,
-                                    priv_bpf__destroy, false);
       !e.empty())
     return fail(e);
   if (options.http_capture) {
@@ -726,6 +745,7 @@ void fill_envelope(schema::Event::Builder ev, const rw_envelope& e) {
   ev.setThreadStartNs(e.thread_start_ns);
   ev.setPpid(e.ppid);
   ev.setUid(e.uid);
+  ev.setEuid(e.euid);
   ev.setGid(e.gid);
   ev.setComm(bytes(bounded(e.comm, RW_COMM_LEN)));
   ev.setCgroupId(e.cgroup_id);
@@ -837,6 +857,12 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
   if (env.version != RW_LAYOUT_VERSION) {  // programs and loader are built together: a bug
     invalid_records++;
     return;
+  }
+  // A privilege change was lost since the last record: say so before this one (an HTTP record
+  // carries its request's older value and never moves it back).
+  if (static_cast<int32_t>(env.priv_lost_seq - priv_lost_seq) > 0) {
+    report_losses();
+    priv_lost_seq = env.priv_lost_seq;
   }
   auto need = [&](size_t n) {
     if (size >= n) return true;

@@ -14,16 +14,18 @@ std::size_t CredTracker::index(std::uint32_t tid, std::uint64_t start_ns) const 
   return static_cast<std::size_t>(h) & (slots_.size() - 1);
 }
 
-bool CredTracker::observe(std::uint32_t tid, std::uint64_t start_ns, std::uint32_t uid,
-                          bool reported_change) {
-  if (start_ns == 0) return false;
-  Slot& s = slots_[index(tid, start_ns)];
-  const bool known = s.start_ns == start_ns && s.tid == tid;
-  const bool unexplained_root = known && !reported_change && s.uid != 0 && uid == 0;
-  s.start_ns = start_ns;
-  s.tid = tid;
-  s.uid = uid;  // flagged once per transition
-  return unexplained_root;
+bool CredTracker::observe(const CredSighting& s) {
+  if (s.start_ns == 0) return false;
+  Slot& slot = slots_[index(s.tid, s.start_ns)];
+  const bool known = slot.start_ns == s.start_ns && slot.tid == s.tid;
+  bool became_root = false;
+  if (known && !s.reported_change) {
+    const bool was_unprivileged = slot.uid != 0 && slot.euid != 0;
+    const bool root_now = s.uid == 0 || (!s.exec && s.euid == 0);
+    became_root = was_unprivileged && root_now;
+  }
+  slot = Slot{s.start_ns, s.tid, s.uid, s.euid};  // flagged once per transition
+  return became_root;
 }
 
 void CredTracker::forget_all() { std::fill(slots_.begin(), slots_.end(), Slot{}); }

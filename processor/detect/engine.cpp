@@ -435,20 +435,20 @@ struct Engine::Impl {
     add(Detector::credential_access, out);
   }
 
-  // Credential continuity: a thread last seen with a non-root uid that shows up as root with no
-  // privilege change reported for it changed its credentials where no hook looks (set*id32
-  // through the 32-bit entry, a kernel exploit writing its cred). Only events whose envelope is
-  // the emitting thread's own at that moment count: an HTTP exchange carries the identity its
-  // request had, and processor-made events have none. Any report of loss (a kernel ring
-  // overflow, a capture restart) forgets everything, so a missed change is never mistaken for
-  // an unreported one.
+  // Credential continuity (see cred_tracker.h). Only events whose envelope is the emitting
+  // thread's own at that moment count: an HTTP exchange carries the identity its request had,
+  // and processor-made events have none. A report that a privilege change may be missing (a
+  // privilege record lost in the kernel, a capture restart, a record capture could not decode)
+  // forgets everything; losses of other kinds cannot hide a uid change and keep the memory.
   void track_creds(schema::Event::Reader event, std::vector<Finding>& out) const {
     if (!enabled(Detector::privesc_unobserved_root)) return;
     const auto which = event.getKind().which();
     switch (which) {
-      case schema::Event::Kind::LOST:
-        creds.forget_all();
+      case schema::Event::Kind::LOST: {
+        const auto kind = event.getKind().getLost().getEventKind();
+        if (kind == "privilege_change" || kind == "" || kind == "unknown") creds.forget_all();
         return;
+      }
       case schema::Event::Kind::PROCESS_EXEC:
       case schema::Event::Kind::PROCESS_EXIT:
       case schema::Event::Kind::FILE_OPEN:
@@ -459,9 +459,14 @@ struct Engine::Impl {
       default:
         return;
     }
-    if (creds.observe(event.getTid(), event.getThreadStartNs(), event.getUid(),
-                      which == schema::Event::Kind::PRIVILEGE_CHANGE))
-      add(Detector::privesc_unobserved_root, out);
+    CredSighting s;
+    s.tid = event.getTid();
+    s.start_ns = event.getThreadStartNs();
+    s.uid = event.getUid();
+    s.euid = event.getEuid();
+    s.reported_change = which == schema::Event::Kind::PRIVILEGE_CHANGE;
+    s.exec = which == schema::Event::Kind::PROCESS_EXEC;
+    if (creds.observe(s)) add(Detector::privesc_unobserved_root, out);
   }
 
   void privilege(const PrivilegeInput& p, std::vector<Finding>& out) const {
@@ -562,6 +567,8 @@ std::string_view Engine::default_rules_text() {
 Expected<Engine, LoadError> Engine::load_default() {
   return load(default_rules_text(), "<embedded default_rules.toml>");
 }
+
+void Engine::forget_thread_credentials() { impl_->creds.forget_all(); }
 
 const RuleSet& Engine::rules() const { return impl_->rules; }
 EngineStats Engine::stats() const { return impl_->stats; }

@@ -81,6 +81,10 @@ class Engine {
   void inspect_command(const CommandInput& cmd, std::vector<Finding>& out) const;
   void inspect_privilege(const PrivilegeInput& priv, std::vector<Finding>& out) const;
 
+  // An event of the stream went uninspected (invalid, malformed, enrichment bypassed): the
+  // per-thread credential memory can no longer tell a reported change from a missing one.
+  void forget_thread_credentials();
+
   const RuleSet& rules() const;
   EngineStats stats() const;
 

@@ -1,7 +1,9 @@
-// Credential continuity (RW-PRIV-003): a thread seen as non-root that shows up as root with no
-// privilege change reported for it is flagged once; a reported change, a reused tid, an HTTP
-// exchange (which carries its request's identity), a loss report and an unknown thread identity
-// never are. Through the engine on real Cap'n Proto events, plus a property over the tracker.
+// Credential continuity (RW-PRIV-003): a thread seen unprivileged (real and effective uid
+// non-root) that shows up as root with no privilege change reported for it is flagged once; a
+// reported change, a set-uid exec, an already privileged thread, a reused tid, an HTTP exchange
+// (which carries its request's identity), a loss report of a privilege change and an unknown
+// thread identity never are. Through the engine on real Cap'n Proto events, plus properties of
+// the tracker.
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <rapidcheck.h>
@@ -24,13 +26,17 @@ struct Stream {
     return std::move(e).value();
   }();
 
-  std::vector<Finding> event(Kind kind, uint32_t tid, uint64_t start_ns, uint32_t uid) {
+  // An event of thread (tid, start_ns) with real uid `uid` and effective uid `euid` (-1: = uid).
+  // A `lost` event is about `lost_kind`.
+  std::vector<Finding> event(Kind kind, uint32_t tid, uint64_t start_ns, uint32_t uid, int64_t euid = -1,
+                             const char* lost_kind = "privilege_change") {
     capnp::MallocMessageBuilder msg;
     auto ev = msg.initRoot<schema::Event>();
     ev.setPid(tid);
     ev.setTid(tid);
     ev.setThreadStartNs(start_ns);
     ev.setUid(uid);
+    ev.setEuid(euid < 0 ? uid : static_cast<uint32_t>(euid));
     const std::string_view comm = "a.out";
     ev.setComm(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(comm.data()), comm.size()));
     switch (kind) {
@@ -48,8 +54,9 @@ struct Stream {
       case Kind::http: ev.initKind().initHttp().setMethod("GET"); break;
       case Kind::lost: {
         auto l = ev.initKind().initLost();
-        l.setStage("capture");
-        l.setReason("restart");
+        l.setStage("kernel");
+        l.setReason("ringbuf_full");
+        l.setEventKind(lost_kind);
         break;
       }
     }
@@ -107,6 +114,45 @@ TEST(CredContinuity, HttpExchangesAndLossReportsNeverLeadToAFinding) {
   EXPECT_TRUE(has(s.event(Kind::open, 800, kStart, 0), "RW-PRIV-003"));
 }
 
+// The effective uid counts both ways: a thread holding euid 0 was privileged already (a 32-bit
+// set-uid helper calling setuid32(0) is no escalation), and a thread gaining only euid 0 did
+// escalate. An exec may change the effective uid by itself (set-uid binary, reported on its
+// own, possibly after the exec event): an exec is judged by the real uid only.
+TEST(CredContinuity, EffectiveUidAndSetuidExecs) {
+  Stream s;
+  s.event(Kind::open, 100, kStart, 1000, 0);  // set-uid helper: real 1000, effective root
+  EXPECT_FALSE(has(s.event(Kind::open, 100, kStart, 0, 0), "RW-PRIV-003"));
+  s.event(Kind::open, 110, kStart, 1000);
+  EXPECT_TRUE(has(s.event(Kind::open, 110, kStart, 1000, 0), "RW-PRIV-003"));  // euid only
+  // sudo: its exec event (euid 0) may come before the exec's privilege report.
+  s.event(Kind::open, 120, kStart, 1000);
+  EXPECT_FALSE(has(s.event(Kind::exec, 120, kStart, 1000, 0), "RW-PRIV-003"));
+  EXPECT_FALSE(has(s.event(Kind::priv, 120, kStart, 1000, 0), "RW-PRIV-003"));
+  EXPECT_FALSE(has(s.event(Kind::open, 120, kStart, 1000, 0), "RW-PRIV-003"));
+  // ... but an exec under a real uid 0 nobody reported is the exploit's shell.
+  s.event(Kind::open, 130, kStart, 1000);
+  EXPECT_TRUE(has(s.event(Kind::exec, 130, kStart, 0), "RW-PRIV-003"));
+}
+
+// Only a loss that can hide a privilege change forgets: a flood of lost file opens must not
+// give a thread a window to escalate unseen.
+TEST(CredContinuity, OnlyLossesThatCanHideAChangeForget) {
+  Stream s;
+  s.event(Kind::open, 140, kStart, 1000);
+  s.event(Kind::lost, 0, 0, 0, -1, "file_open");
+  s.event(Kind::lost, 0, 0, 0, -1, "http");
+  EXPECT_TRUE(has(s.event(Kind::open, 140, kStart, 0), "RW-PRIV-003"));
+  for (const char* kind : {"privilege_change", "", "unknown"}) {
+    s.event(Kind::open, 150, kStart, 1000);
+    s.event(Kind::lost, 0, 0, 0, -1, kind);
+    EXPECT_FALSE(has(s.event(Kind::open, 150, kStart, 0), "RW-PRIV-003")) << "lost kind '" << kind << "'";
+  }
+  // An event the processor could not inspect (it forgets the same way).
+  s.event(Kind::open, 160, kStart, 1000);
+  s.engine.forget_thread_credentials();
+  EXPECT_FALSE(has(s.event(Kind::open, 160, kStart, 0), "RW-PRIV-003"));
+}
+
 TEST(CredContinuity, DisabledWithoutItsRule) {
   std::string rules(Engine::default_rules_text());
   const std::string line = "detector = \"privesc_unobserved_root\"";
@@ -124,34 +170,41 @@ TEST(CredContinuity, DisabledWithoutItsRule) {
 // Whatever the interleaving of threads, collisions in a tiny table and reused tids: if every uid
 // change of a thread comes with a reported change, nothing is ever flagged.
 TEST(CredContinuity, NoFindingWhenEveryChangeIsReported) {
-  const bool ok = rc::check([](const std::vector<std::tuple<uint8_t, uint8_t, bool>>& steps) {
+  const bool ok = rc::check([](const std::vector<std::tuple<uint8_t, uint8_t, uint8_t, bool>>& steps) {
     CredTracker t(4);
-    std::map<std::pair<uint32_t, uint64_t>, uint32_t> uid_of;
-    for (auto [thread, uid_pick, change] : steps) {
-      const uint32_t tid = thread % 5;
-      const uint64_t start = 1 + thread % 3;
-      const uint32_t uid = uid_pick % 3 == 0 ? 0 : 1000 + uid_pick % 2;
-      auto [it, fresh] = uid_of.try_emplace({tid, start}, uid);
-      const bool reported = fresh || change || it->second != uid;
-      it->second = uid;
-      RC_ASSERT(!t.observe(tid, start, uid, reported));
+    std::map<std::pair<uint32_t, uint64_t>, std::pair<uint32_t, uint32_t>> ids_of;
+    for (auto [thread, uid_pick, euid_pick, exec] : steps) {
+      CredSighting s;
+      s.tid = thread % 5;
+      s.start_ns = 1 + thread % 3;
+      s.uid = uid_pick % 3 == 0 ? 0 : 1000 + uid_pick % 2;
+      s.euid = euid_pick % 3 == 0 ? 0 : 1000 + euid_pick % 2;
+      s.exec = exec;
+      auto it = ids_of.find({s.tid, s.start_ns});
+      s.reported_change = it != ids_of.end() && it->second != std::pair(s.uid, s.euid);
+      ids_of[{s.tid, s.start_ns}] = {s.uid, s.euid};
+      RC_ASSERT(!t.observe(s));
     }
   });
   EXPECT_TRUE(ok);
 }
 
-// ... and with changes unreported, a thread that was seen non-root right before (nothing evicted
-// it in a table large enough) is flagged exactly when it turns up as root.
+// ... and with changes unreported, a thread that was seen unprivileged right before (nothing
+// evicted it in a table large enough) is flagged exactly when it turns up as root.
 TEST(CredContinuity, UnreportedRootIsFlaggedWhenTheThreadWasJustSeen) {
-  const bool ok = rc::check([](const std::vector<std::pair<uint8_t, bool>>& steps) {
+  const bool ok = rc::check([](const std::vector<std::tuple<uint8_t, bool, bool>>& steps) {
     CredTracker t(1 << 12);
-    std::map<uint32_t, uint32_t> last;
-    for (auto [thread, root] : steps) {
-      const uint32_t tid = 1 + thread % 16, uid = root ? 0 : 1000;
-      auto it = last.find(tid);
-      const bool expect = it != last.end() && it->second != 0 && uid == 0;
-      RC_ASSERT(t.observe(tid, 42, uid, false) == expect);
-      last[tid] = uid;
+    std::map<uint32_t, std::pair<uint32_t, uint32_t>> last;
+    for (auto [thread, root, effective_only] : steps) {
+      CredSighting s;
+      s.tid = 1 + thread % 16;
+      s.start_ns = 42;
+      s.uid = root && !effective_only ? 0 : 1000;
+      s.euid = root ? 0 : 1000;
+      auto it = last.find(s.tid);
+      const bool expect = it != last.end() && it->second.first != 0 && it->second.second != 0 && root;
+      RC_ASSERT(t.observe(s) == expect);
+      last[s.tid] = {s.uid, s.euid};
     }
   });
   EXPECT_TRUE(ok);

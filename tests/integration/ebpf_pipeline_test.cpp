@@ -2,9 +2,12 @@
 // and capture runs with no capabilities and no_new_privs while they do; the processor's
 // detections that need the real kernel (credentials changed where no hook looks).
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +89,8 @@ TEST(EbpfPipeline, FailedAcceptReachesTheSinkAsAnEvent) {
 // A thread that becomes root where no hook looks (setuid32 through the 32-bit entry, as a
 // kernel exploit would by writing its credentials) is flagged at its next event: RW-PRIV-003 on
 // the file open after it, not on the one before (the reported setresuid explains that uid).
+// The thread runs as nobody (real and effective) holding CAP_SETUID, the one way to make the
+// 32-bit call succeed without a real exploit.
 TEST(EbpfPipeline, RootGainedWhereNoHookLooksIsFlaggedAtTheThreadsNextEvent) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to load eBPF programs";
   Pipeline p("[capture]\nsource = \"ebpf\"\n");
@@ -96,17 +101,20 @@ TEST(EbpfPipeline, RootGainedWhereNoHookLooksIsFlaggedAtTheThreadsNextEvent) {
   const std::string after = p.dir() + "/rw-uid-after-" + tag;
   pid_t child = fork();
   if (child == 0) {
-    // Real uid nobody, effective uid root: reported (setresuid), and allowed to come back.
-    if (setresuid(65534, 0, 0) != 0) _exit(97);
-    int fd = open(before.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) _exit(96);
-    close(fd);
+    // Nobody, keeping CAP_SETUID (reported: setresuid, capset).
+    if (prctl(PR_SET_KEEPCAPS, 1) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[2] = {};
+    caps[0].permitted = caps[0].effective = 1u << CAP_SETUID;
+    if (syscall(SYS_capset, &hdr, caps) != 0) _exit(93);
+    // The attempt is the event (nobody may not reach the directory).
+    int fd = open(before.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) close(fd);
     long ret;
     asm volatile("int $0x80" : "=a"(ret) : "a"(213L /* ia32 setuid32 */), "b"(0L) : "memory");
     if (ret != 0 || getuid() != 0) _exit(95);
-    fd = open(after.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) _exit(94);
-    close(fd);
+    fd = open(after.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) close(fd);
     _exit(0);
   }
   int status = 0;
@@ -130,9 +138,11 @@ TEST(EbpfPipeline, RootGainedWhereNoHookLooksIsFlaggedAtTheThreadsNextEvent) {
   EXPECT_NE(after_line.find("RW-PRIV-003"), std::string::npos) << after_line;
   EXPECT_NE(after_line.find("\"uid\":0,"), std::string::npos) << after_line;
   EXPECT_NE(after_line.find("\"thread_start_ns\":"), std::string::npos) << after_line;
+  EXPECT_NE(after_line.find("\"euid\":0,"), std::string::npos) << after_line;
   ASSERT_FALSE(before_line.empty()) << "open before the change not in the sink; " << p.status();
   EXPECT_EQ(before_line.find("RW-PRIV-003"), std::string::npos) << before_line;
   EXPECT_NE(before_line.find("\"uid\":65534,"), std::string::npos) << before_line;
+  EXPECT_NE(before_line.find("\"euid\":65534,"), std::string::npos) << before_line;
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ TEST(Config, CaptureFiltersAreChecked) {
   EXPECT_NE(err("exclude_comm = [\"\"]").find("1-15 bytes"), std::string::npos);
   EXPECT_NE(err("include_cgroups = [\"system.slice\"]").find("from '/'"), std::string::npos);
   EXPECT_NE(err("exclude_cgroups = [\"/a/../b\"]").find("'..'"), std::string::npos);
+  EXPECT_NE(err("include_cgroups = [\"/system.slice/.\"]").find("'.'"), std::string::npos);
+  EXPECT_NE(err("exclude_cgroups = [\"/\"]").find("root cgroup"), std::string::npos);
+  EXPECT_EQ(err("include_cgroups = [\"/\"]").find("root cgroup"), std::string::npos);
+  EXPECT_NE(err("include_cgroups = [\"/" + std::string(5000, 'a') + "\"]").find("5001 bytes"), std::string::npos);
   EXPECT_NE(err("exclude_uids = [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]").find("at most 16 entries, got 17"),
             std::string::npos);
   EXPECT_NE(err("include_cgroups = [1]").find("wrong type"), std::string::npos);
