@@ -192,7 +192,6 @@ struct rw_config {
   __u32 n_excl_uids;
   __u32 n_incl_comms; /* > 0: only comms in the include map pass */
   __u32 n_excl_comms;
-  /* cgroup v2 subtrees: (id, level) matches a task whose ancestor at `level` is cgroup `id`. */
   /* cgroup v2 subtrees, in rw_cgroups: includes at [0, n_incl_cgroups), excludes at
    * [RW_FILTER_MAX, RW_FILTER_MAX + n_excl_cgroups). */
   __u32 n_incl_cgroups; /* > 0: only tasks under one of these pass */

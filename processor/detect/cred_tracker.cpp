@@ -17,17 +17,22 @@ std::size_t CredTracker::index(std::uint32_t tid, std::uint64_t start_ns) const 
 bool CredTracker::observe(const CredSighting& s) {
   if (s.start_ns == 0) return false;
   Slot& slot = slots_[index(s.tid, s.start_ns)];
-  const bool known = slot.start_ns == s.start_ns && slot.tid == s.tid;
+  const bool known = slot.generation == generation_ && slot.start_ns == s.start_ns && slot.tid == s.tid;
   bool became_root = false;
   if (known && !s.reported_change) {
     const bool was_unprivileged = slot.uid != 0 && slot.euid != 0;
     const bool root_now = s.uid == 0 || (!s.exec && s.euid == 0);
     became_root = was_unprivileged && root_now;
   }
-  slot = Slot{s.start_ns, s.tid, s.uid, s.euid};  // flagged once per transition
+  slot = Slot{s.start_ns, s.tid, s.uid, s.euid, generation_};  // flagged once per transition
   return became_root;
 }
 
-void CredTracker::forget_all() { std::fill(slots_.begin(), slots_.end(), Slot{}); }
+void CredTracker::forget_all() {
+  if (++generation_ == 0) {  // wrapped: no slot may still carry a reused generation
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    generation_ = 1;
+  }
+}
 
 }  // namespace ringward::detect

@@ -40,6 +40,8 @@ class CredTracker {
   // reported in between.
   bool observe(const CredSighting& s);
 
+  // O(1): the table's generation moves on (called per event while the processor's breaker is
+  // open, and per loss report under a storm of them).
   void forget_all();
 
   std::size_t slots() const { return slots_.size(); }
@@ -50,10 +52,12 @@ class CredTracker {
     std::uint32_t tid = 0;
     std::uint32_t uid = 0;
     std::uint32_t euid = 0;
+    std::uint32_t generation = 0;  // valid only while equal to generation_
   };
   std::size_t index(std::uint32_t tid, std::uint64_t start_ns) const;
 
   std::vector<Slot> slots_;
+  std::uint32_t generation_ = 1;
 };
 
 }  // namespace ringward::detect

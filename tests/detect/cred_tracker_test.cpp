@@ -153,6 +153,22 @@ TEST(CredContinuity, OnlyLossesThatCanHideAChangeForget) {
   EXPECT_FALSE(has(s.event(Kind::open, 160, kStart, 0), "RW-PRIV-003"));
 }
 
+// Forgetting is a generation step, not a sweep of the table (the processor forgets at every
+// event while its breaker is open): after many of them, nothing seen before counts, and what is
+// seen afterwards does.
+TEST(CredContinuity, ForgettingIsCompleteAfterManyForgets) {
+  CredTracker t(64);
+  CredSighting user{.tid = 7, .start_ns = 9, .uid = 1000, .euid = 1000};
+  CredSighting root{.tid = 7, .start_ns = 9, .uid = 0, .euid = 0};
+  for (int round = 0; round < 3; round++) {
+    EXPECT_FALSE(t.observe(user));
+    for (int i = 0; i < 100000; i++) t.forget_all();
+    EXPECT_FALSE(t.observe(root)) << "round " << round;
+    EXPECT_FALSE(t.observe(user));
+    EXPECT_TRUE(t.observe(root)) << "round " << round;
+  }
+}
+
 TEST(CredContinuity, DisabledWithoutItsRule) {
   std::string rules(Engine::default_rules_text());
   const std::string line = "detector = \"privesc_unobserved_root\"";
