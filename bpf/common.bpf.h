@@ -198,7 +198,11 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
   e->ppid = parent ? parent->tgid : 0;
   e->uid = (__u32)uid_gid;
   e->gid = uid_gid >> 32;
-  e->euid = task->cred->euid.val;
+  /* task->cred is __rcu: kernels whose BTF carries the rcu type tag hand out a maybe-NULL
+   * pointer the verifier wants checked (never NULL in practice; if it were, the real uid stands
+   * in, not 0, which would read as root). */
+  const struct cred *cred = task->cred;
+  e->euid = cred ? cred->euid.val : e->uid;
   __u32 zero = 0;
   __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
   e->priv_lost_seq = lost ? (__u32)*lost : 0;

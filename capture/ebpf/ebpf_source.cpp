@@ -9,21 +9,23 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstddef>
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdarg>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -110,54 +112,79 @@ std::string check_kernel_support() {
 }
 
 // Every distinct libssl file (by device and inode) the TLS uprobes should cover: the configured
-// one, or the system's usual copies plus the ones running processes have mapped (a program with
-// its own copy, a container's through /proc/<pid>/root). Uprobes attach to a file, so processes
-// started later with one of these are covered too; a copy first mapped after capture started
-// is not (attaching needs the privileges capture gives up).
+// one, or the system's usual copies plus the ones running processes have mapped executable (a
+// program with its own copy; a container's through /proc/<pid>/root where capture may look
+// there). Uprobes attach to a file, so processes started later with one of these are covered
+// too; a copy first mapped after capture started is not (attaching needs the privileges capture
+// gives up). libbpf parses each file as root, so only files owned by root and writable by no one
+// else are taken: any user can map a file named libssl.so. The scan is bounded in processes,
+// files and time (a process whose maps cannot be read, e.g. stuck in a page fault, still holds
+// up one read).
 std::vector<std::string> find_libssls(const std::string& configured) {
   constexpr size_t kMaxLibs = 16;
   constexpr int kMaxProcs = 8192;
+  constexpr auto kBudget = std::chrono::seconds(2);
   std::vector<std::string> out;
   std::set<std::pair<dev_t, ino_t>> seen;
-  auto add = [&](const std::string& path) {
-    struct stat st {};
-    if (out.size() >= kMaxLibs || stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+  auto trusted = [](const struct stat& st) {
+    return S_ISREG(st.st_mode) && st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+  };
+  auto add = [&](const std::string& path, const struct stat& st) {
+    if (out.size() >= kMaxLibs || !trusted(st)) return;
     if (seen.insert({st.st_dev, st.st_ino}).second) out.push_back(path);
   };
+  auto add_path = [&](const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) add(path, st);
+  };
   if (!configured.empty()) {
-    add(configured);
+    add_path(configured);
     return out;
   }
   for (const char* p : {"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3",
                         "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3",
                         "/usr/lib/x86_64-linux-gnu/libssl.so.1.1", "/usr/lib64/libssl.so.1.1"})
-    add(p);
+    add_path(p);
   DIR* proc = opendir("/proc");
   if (!proc) return out;
+  const auto deadline = std::chrono::steady_clock::now() + kBudget;
+  std::set<std::string> mappings_seen;  // "dev inode" of the maps lines already looked at
   int scanned = 0;
+  std::string stopped;
   while (dirent* d = readdir(proc)) {
     if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
-    if (++scanned > kMaxProcs || out.size() >= kMaxLibs) break;
+    if (++scanned > kMaxProcs) stopped = std::to_string(kMaxProcs) + " processes";
+    else if (out.size() >= kMaxLibs) stopped = std::to_string(kMaxLibs) + " files";
+    else if (std::chrono::steady_clock::now() > deadline) stopped = "2 s";
+    if (!stopped.empty()) break;
     const std::string pid_dir = std::string("/proc/") + d->d_name;
     std::ifstream maps(pid_dir + "/maps");
     std::string line;
     while (std::getline(maps, line)) {
-      const size_t at = line.find("/libssl.so");
-      if (at == std::string::npos || line.ends_with(" (deleted)")) continue;
+      if (line.find("/libssl.so") == std::string::npos || line.ends_with(" (deleted)")) continue;
+      // address perms offset dev inode path
+      std::istringstream f(line);
+      std::string addr, perms, offset, dev, inode;
+      f >> addr >> perms >> offset >> dev >> inode;
+      if (perms.size() < 3 || perms[2] != 'x') continue;
+      if (!mappings_seen.insert(dev + " " + inode).second) continue;
       const size_t path_at = line.find('/');
-      if (path_at == std::string::npos || path_at > at) continue;
+      if (path_at == std::string::npos) continue;
       const std::string path = line.substr(path_at);
-      // The same file seen from the host, else through the process's root (a container).
-      struct stat host {}, inside {};
-      const std::string via_root = pid_dir + "/root" + path;
-      if (stat(via_root.c_str(), &inside) != 0) continue;
-      if (stat(path.c_str(), &host) == 0 && host.st_dev == inside.st_dev && host.st_ino == inside.st_ino)
-        add(path);
-      else
-        add(via_root);
+      const ino_t ino = static_cast<ino_t>(std::strtoull(inode.c_str(), nullptr, 10));
+      // The mapped file itself (its inode), seen from the host, else through the process's root.
+      struct stat st {};
+      if (stat(path.c_str(), &st) == 0 && st.st_ino == ino) {
+        add(path, st);
+      } else if (const std::string via_root = pid_dir + "/root" + path;
+                 stat(via_root.c_str(), &st) == 0 && st.st_ino == ino) {
+        add(via_root, st);
+      }
     }
   }
   closedir(proc);
+  if (!stopped.empty())
+    spdlog::warn("ebpf: libssl scan of /proc stopped at {}; copies mapped by the rest are not hooked", stopped);
   return out;
 }
 
@@ -330,6 +357,10 @@ struct EbpfSource::Impl {
                    bool timed_out_by_sweep);
   void sweep_http(uint64_t now_ns);
   void report_losses();
+  // From the record callback, when a record says privilege records were lost before it: only
+  // those losses, summed over CPUs into one report (a flood of lost privilege records must not
+  // make every later record scan every counter and report per CPU).
+  void report_priv_losses();
   uint64_t kernel_counter(int kind, int counter) const;
 };
 
@@ -671,6 +702,21 @@ EbpfCounters EbpfSource::counters() const {
   return out;
 }
 
+void EbpfSource::Impl::report_priv_losses() {
+  uint64_t lost = 0;
+  for (size_t i = 0; i < concerns.size(); i++) {
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+      uint64_t now = load_counter(concerns[i].counters, cpu, RW_KIND_PRIV, RW_CNT_RINGBUF_FULL);
+      uint64_t& seen = reported_full[i][cpu * RW_KIND_COUNT + RW_KIND_PRIV];
+      if (now > seen) {
+        lost += now - seen;
+        seen = now;
+      }
+    }
+  }
+  if (lost > 0) emitter->report_lost("kernel", "ringbuf_full", kKindNames[RW_KIND_PRIV], -1, lost);
+}
+
 void EbpfSource::Impl::report_losses() {
   for (size_t i = 0; i < concerns.size(); i++) {
     for (int cpu = 0; cpu < ncpus; cpu++) {
@@ -861,7 +907,7 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
   // A privilege change was lost since the last record: say so before this one (an HTTP record
   // carries its request's older value and never moves it back).
   if (static_cast<int32_t>(env.priv_lost_seq - priv_lost_seq) > 0) {
-    report_losses();
+    report_priv_losses();
     priv_lost_seq = env.priv_lost_seq;
   }
   auto need = [&](size_t n) {

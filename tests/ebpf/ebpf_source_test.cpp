@@ -1246,44 +1246,51 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
   const size_t priv_rec = record(sizeof(rw_priv));
   const size_t fill = kRing / open_rec - 2;  // leaves 2 opens of room, less than one priv record
   ASSERT_LT(2 * open_rec, priv_rec);
-  rc::EbpfOptions o;
-  o.include_comms = {"rwprivlost"};
-  o.http_capture = false;
-  o.ring_buffer_bytes = kRing;
-  auto r = rc::EbpfSource::create(o, clock_);
-  ASSERT_TRUE(r) << r.error;
-  const std::string filler(path_len, 'f');
-  const std::string marker = "m" + std::string(path_len - 1, 'k');
-  pid_t child = fork();
-  if (child == 0) {
-    prctl(PR_SET_NAME, "rwprivlost");
-    if (chdir(dir_.c_str()) != 0) _exit(99);
-    for (size_t i = 0; i < fill; i++) open(filler.c_str(), O_RDONLY);
-    if (setresuid(0, 0, 0) != 0) _exit(98);  // no room: lost
-    open(marker.c_str(), O_RDONLY);
-    open(marker.c_str(), O_RDONLY);
-    _exit(0);
+  // Uid-changing privilege records of other processes pass the name filter and would take ring
+  // space the arithmetic counts on: such an attempt is not judged, the next one is.
+  for (int attempt = 1;; attempt++) {
+    rc::EbpfOptions o;
+    o.include_comms = {"rwprivlost"};
+    o.http_capture = false;
+    o.ring_buffer_bytes = kRing;
+    auto r = rc::EbpfSource::create(o, clock_);
+    ASSERT_TRUE(r) << r.error;
+    const std::string filler(path_len, 'f');
+    const std::string marker = "m" + std::string(path_len - 1, 'k');
+    pid_t child = fork();
+    if (child == 0) {
+      prctl(PR_SET_NAME, "rwprivlost");
+      if (chdir(dir_.c_str()) != 0) _exit(99);
+      for (size_t i = 0; i < fill; i++) open(filler.c_str(), O_RDONLY);
+      if (setresuid(0, 0, 0) != 0) _exit(98);  // no room: lost
+      open(marker.c_str(), O_RDONLY);
+      open(marker.c_str(), O_RDONLY);
+      _exit(0);
+    }
+    RecordingEmitter em;
+    ASSERT_TRUE(reap_and_drain(child, *r.source, em));
+    size_t fillers = 0, others = 0, first_marker = SIZE_MAX;
+    for (size_t i = 0; i < em.events.size(); i++) {
+      auto ev = em.events[i].event();
+      const std::string p = ev.getKind().isFileOpen() ? text(ev.getKind().getFileOpen().getPath()) : "";
+      if (p == filler) fillers++;
+      else if (p == marker && first_marker == SIZE_MAX) first_marker = i;
+      else if (p != marker) others++;
+    }
+    if (others > 0 && attempt < 3) continue;  // someone else's record in the ring
+    ASSERT_EQ(fillers, fill) << others << " other records";
+    ASSERT_NE(first_marker, SIZE_MAX) << "the opens after the lost record found no room";
+    const Lost* priv_loss = nullptr;
+    for (const auto& l : em.lost)
+      if (l.kind == "privilege_change" && !priv_loss) priv_loss = &l;
+    ASSERT_NE(priv_loss, nullptr) << "the lost privilege change was not reported";
+    EXPECT_EQ(priv_loss->reason, "ringbuf_full");
+    EXPECT_GE(priv_loss->count, 1u);
+    EXPECT_LE(priv_loss->events_before, first_marker)
+        << "reported after " << priv_loss->events_before << " events, the first open after it was event "
+        << first_marker;
+    break;
   }
-  RecordingEmitter em;
-  ASSERT_TRUE(reap_and_drain(child, *r.source, em));
-  size_t fillers = 0, first_marker = SIZE_MAX;
-  for (size_t i = 0; i < em.events.size(); i++) {
-    auto ev = em.events[i].event();
-    if (!ev.getKind().isFileOpen()) continue;
-    const std::string p = text(ev.getKind().getFileOpen().getPath());
-    if (p == filler) fillers++;
-    if (p == marker && first_marker == SIZE_MAX) first_marker = i;
-  }
-  ASSERT_EQ(fillers, fill);
-  ASSERT_NE(first_marker, SIZE_MAX) << "the opens after the lost record found no room";
-  const Lost* priv_loss = nullptr;
-  for (const auto& l : em.lost)
-    if (l.kind == "privilege_change" && !priv_loss) priv_loss = &l;
-  ASSERT_NE(priv_loss, nullptr) << "the lost privilege change was not reported";
-  EXPECT_EQ(priv_loss->reason, "ringbuf_full");
-  EXPECT_LE(priv_loss->events_before, first_marker)
-      << "reported after " << priv_loss->events_before << " events, the first open after it was event "
-      << first_marker;
 }
 
 // A privilege change that changes a uid passes the name (and cgroup) filters: exec renames a
