@@ -361,6 +361,8 @@ struct EbpfSource::Impl {
   // those losses, summed over CPUs into one report (a flood of lost privilege records must not
   // make every later record scan every counter and report per CPU).
   void report_priv_losses();
+  // Kernel ring losses of one kind on one CPU (in one object's counters) not reported yet.
+  uint64_t take_ring_losses(size_t concern, int cpu, int kind);
   uint64_t kernel_counter(int kind, int counter) const;
 };
 
@@ -702,18 +704,18 @@ EbpfCounters EbpfSource::counters() const {
   return out;
 }
 
+uint64_t EbpfSource::Impl::take_ring_losses(size_t concern, int cpu, int kind) {
+  const uint64_t now = load_counter(concerns[concern].counters, cpu, kind, RW_CNT_RINGBUF_FULL);
+  uint64_t& seen = reported_full[concern][cpu * RW_KIND_COUNT + kind];
+  const uint64_t lost = now > seen ? now - seen : 0;
+  seen = std::max(seen, now);
+  return lost;
+}
+
 void EbpfSource::Impl::report_priv_losses() {
   uint64_t lost = 0;
-  for (size_t i = 0; i < concerns.size(); i++) {
-    for (int cpu = 0; cpu < ncpus; cpu++) {
-      uint64_t now = load_counter(concerns[i].counters, cpu, RW_KIND_PRIV, RW_CNT_RINGBUF_FULL);
-      uint64_t& seen = reported_full[i][cpu * RW_KIND_COUNT + RW_KIND_PRIV];
-      if (now > seen) {
-        lost += now - seen;
-        seen = now;
-      }
-    }
-  }
+  for (size_t i = 0; i < concerns.size(); i++)
+    for (int cpu = 0; cpu < ncpus; cpu++) lost += take_ring_losses(i, cpu, RW_KIND_PRIV);
   if (lost > 0) emitter->report_lost("kernel", "ringbuf_full", kKindNames[RW_KIND_PRIV], -1, lost);
 }
 
@@ -721,12 +723,8 @@ void EbpfSource::Impl::report_losses() {
   for (size_t i = 0; i < concerns.size(); i++) {
     for (int cpu = 0; cpu < ncpus; cpu++) {
       for (int k = 0; k < RW_KIND_COUNT; k++) {
-        uint64_t now = load_counter(concerns[i].counters, cpu, k, RW_CNT_RINGBUF_FULL);
-        uint64_t& seen = reported_full[i][cpu * RW_KIND_COUNT + k];
-        if (now > seen) {
-          emitter->report_lost("kernel", "ringbuf_full", kKindNames[k], cpu, now - seen);
-          seen = now;
-        }
+        if (uint64_t lost = take_ring_losses(i, cpu, k); lost > 0)
+          emitter->report_lost("kernel", "ringbuf_full", kKindNames[k], cpu, lost);
       }
       // A request whose pending slot was contended is never tracked: its exchange is lost.
       uint64_t busy = load_counter(concerns[i].counters, cpu, RW_KIND_HTTP, RW_CNT_SLOT_BUSY);
