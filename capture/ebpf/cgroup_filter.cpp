@@ -7,7 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <vector>
+#include <string_view>
 
 namespace ringward::capture {
 namespace {
