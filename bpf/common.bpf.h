@@ -217,17 +217,21 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
 
 /* ---- ring buffer ----------------------------------------------------------------------------- */
 
+/* A privilege-change record was lost: every record from now on carries the new count, so the
+ * consumer reports the loss before the first record that follows it. */
+static __always_inline void lost_seq__bump(void) {
+  __u32 zero = 0;
+  __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
+  if (lost) __sync_fetch_and_add(lost, 1);
+}
+
 /* Reserve or count the loss. No wake-up on submit: the consumer polls on a short interval, which
  * costs it far less than a wake-up per event (MACHINE.md: ~30 % of a core vs < 2 %). */
 static __always_inline void *ringbuf__reserve(__u64 size, __u32 kind) {
   void *rec = bpf_ringbuf_reserve(&rw_events, size, 0);
   if (!rec) {
     counters__inc(kind, RW_CNT_RINGBUF_FULL);
-    if (kind == RW_KIND_PRIV) {
-      __u32 zero = 0;
-      __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
-      if (lost) __sync_fetch_and_add(lost, 1);
-    }
+    if (kind == RW_KIND_PRIV) lost_seq__bump();
   }
   return rec;
 }

@@ -1,16 +1,22 @@
 // Privilege changes: set*id and capset (old and new ids and effective caps, result), and an exec
-// that changed the effective ids or caps (set-uid/set-gid binaries, file caps). The old creds
-// are saved at syscall entry in LRU maps; these syscalls are rare, so the map update is cheap
-// in aggregate. Trust: kernel.
+// that changed the effective ids or caps (set-uid/set-gid binaries, file caps). set*id and capset
+// save the old creds at syscall entry in a fixed-size hash: these syscalls are rare and never
+// block for long, so an entry lives for one syscall; when the table is full the change is lost
+// and counted (RW_CNT_UNTRACKED, and the lost-privilege sequence every later record carries),
+// never evicted silently. An exec is judged at sched_prepare_exec (Linux 6.10+), where the old
+// creds are the task's and the new ones are final in bprm: no saved state at all. Older kernels
+// fall back to saving the creds at execve entry in an LRU map (failed execs leave entries behind,
+// so it must evict). Trust: kernel.
 #include "common.bpf.h"
 
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 4096);
   __type(key, __u32); /* tid */
   __type(value, struct rw_creds);
 } priv_pending SEC(".maps");
 
+/* Kernels before 6.10 only (the loader shrinks it to one entry when sched_prepare_exec exists). */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 4096);
@@ -18,9 +24,7 @@ struct {
   __type(value, struct rw_creds);
 } priv_exec_pending SEC(".maps");
 
-static __always_inline void priv__read_creds(struct rw_creds *c) {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  const struct cred *cred = BPF_CORE_READ(task, cred);
+static __always_inline void priv__creds_of(const struct cred *cred, struct rw_creds *c) {
   c->uid = BPF_CORE_READ(cred, uid.val);
   c->euid = BPF_CORE_READ(cred, euid.val);
   c->gid = BPF_CORE_READ(cred, gid.val);
@@ -28,6 +32,11 @@ static __always_inline void priv__read_creds(struct rw_creds *c) {
   c->cap_effective = 0;
   /* kernel_cap_t is u64 (6.3+) or u32[2] (older): the same 8 little-endian bytes either way. */
   bpf_core_read(&c->cap_effective, sizeof(c->cap_effective), &cred->cap_effective);
+}
+
+static __always_inline void priv__read_creds(struct rw_creds *c) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  priv__creds_of(BPF_CORE_READ(task, cred), c);
 }
 
 static __always_inline bool priv__uid_changed(const struct rw_creds *a, const struct rw_creds *b) {
@@ -38,7 +47,12 @@ static __always_inline int priv__enter(void) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   struct rw_creds c;
   priv__read_creds(&c);
-  bpf_map_update_elem(&priv_pending, &tid, &c, BPF_ANY);
+  if (bpf_map_update_elem(&priv_pending, &tid, &c, BPF_ANY) != 0) {
+    /* Full: this change will not be reported. Count it where the losses are counted and move
+     * the sequence so the consumer says so before the thread's next record. */
+    counters__inc(RW_KIND_PRIV, RW_CNT_UNTRACKED);
+    lost_seq__bump();
+  }
   return 0;
 }
 
@@ -81,6 +95,44 @@ RW_PRIV_HOOKS(setreuid, RW_PRIV_SETREUID)
 RW_PRIV_HOOKS(setregid, RW_PRIV_SETREGID)
 RW_PRIV_HOOKS(capset, RW_PRIV_CAPSET)
 
+/* Emits the record of an exec that gained an effective id or capability (the common exec gains
+ * nothing and returns early). */
+static __always_inline int priv__exec_record(const struct rw_creds *saved, const struct rw_creds *now,
+                                             struct linux_binprm *bprm) {
+  if (now->euid == saved->euid && now->egid == saved->egid &&
+      (now->cap_effective & ~saved->cap_effective) == 0)
+    return 0;
+  if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(saved, now))) return 0;
+  struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
+  if (!rec) return 0;
+  envelope__fill(&rec->env, RW_KIND_PRIV);
+  rec->syscall = RW_PRIV_EXEC;
+  rec->result = 0;
+  rec->old_creds = *saved;
+  rec->new_creds = *now;
+  rec->pad = 0;
+  long n = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
+                                     BPF_CORE_READ(bprm, filename));
+  rec->filename_len = n > 0 ? n - 1 : 0;
+  ringbuf__submit(rec, RW_KIND_PRIV);
+  return 0;
+}
+
+/* Linux 6.10+: the point of an exec past which it cannot fail (only kill the task), where the
+ * task still holds its old creds and bprm->cred holds the ones it is about to commit. It sees
+ * every exec, including a 32-bit one through int 0x80, which the 64-bit syscall tracepoints
+ * never see. The record comes before the exec's own event, from the thread that called exec
+ * (its name and ids before the exec). */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(priv_prepare_exec, struct task_struct *task, struct linux_binprm *bprm) {
+  struct rw_creds saved, now;
+  priv__read_creds(&saved);
+  priv__creds_of(BPF_CORE_READ(bprm, cred), &now);
+  return priv__exec_record(&saved, &now, bprm);
+}
+
+/* Before 6.10 (the loader leaves these three out when the hook above exists): the creds saved
+ * at execve entry, compared after the exec. */
 static __always_inline int priv__exec_enter(void) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   struct rw_creds c;
@@ -95,15 +147,6 @@ int priv_execve_enter(void *ctx) { return priv__exec_enter(); }
 SEC("tracepoint/syscalls/sys_enter_execveat")
 int priv_execveat_enter(void *ctx) { return priv__exec_enter(); }
 
-/* Linux 6.10+: the last point of an exec where the task still holds its old creds (the new ones
- * are in bprm). It sees every exec, including a 32-bit one through int 0x80, which the 64-bit
- * syscall tracepoints above never see: without it, a set-uid exec could slip by that way. The
- * loader leaves it out on older kernels (the syscall hooks still cover native execs). */
-SEC("tp_btf/sched_prepare_exec")
-int BPF_PROG(priv_prepare_exec, struct task_struct *task, struct linux_binprm *bprm) {
-  return priv__exec_enter();
-}
-
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(priv_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -113,21 +156,5 @@ int BPF_PROG(priv_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
   bpf_map_delete_elem(&priv_exec_pending, &tgid);
   struct rw_creds now;
   priv__read_creds(&now);
-  if (now.euid == saved.euid && now.egid == saved.egid &&
-      (now.cap_effective & ~saved.cap_effective) == 0)
-    return 0; /* the common case: an exec that gained nothing */
-  if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(&saved, &now))) return 0;
-  struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
-  if (!rec) return 0;
-  envelope__fill(&rec->env, RW_KIND_PRIV);
-  rec->syscall = RW_PRIV_EXEC;
-  rec->result = 0;
-  rec->old_creds = saved;
-  rec->new_creds = now;
-  rec->pad = 0;
-  long n = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
-                                     BPF_CORE_READ(bprm, filename));
-  rec->filename_len = n > 0 ? n - 1 : 0;
-  ringbuf__submit(rec, RW_KIND_PRIV);
-  return 0;
+  return priv__exec_record(&saved, &now, bprm);
 }

@@ -335,10 +335,10 @@ struct EbpfSource::Impl {
   std::array<EbpfKindCounters, RW_KIND_COUNT> user{};
   uint64_t invalid_records = 0;
   uint64_t http_timeouts = 0;
-  // Kernel ringbuf_full values already reported, per concern, cpu and kind; slot_busy (HTTP
-  // requests never tracked) per concern and cpu; invalid records.
-  std::vector<std::vector<uint64_t>> reported_full;
-  std::vector<std::vector<uint64_t>> reported_busy;
+  // Kernel loss counters already reported, per concern, cpu, kind and counter (ringbuf_full;
+  // slot_busy: HTTP requests never tracked; untracked: privilege changes whose old creds could
+  // not be saved); invalid records.
+  std::vector<std::vector<uint64_t>> reported;
   uint64_t reported_invalid = 0;
   int ncpus = 1;
 
@@ -361,8 +361,8 @@ struct EbpfSource::Impl {
   // those losses, summed over CPUs into one report (a flood of lost privilege records must not
   // make every later record scan every counter and report per CPU).
   void report_priv_losses();
-  // Kernel ring losses of one kind on one CPU (in one object's counters) not reported yet.
-  uint64_t take_ring_losses(size_t concern, int cpu, int kind);
+  // Kernel losses of one kind and counter on one CPU (in one object's counters) not reported yet.
+  uint64_t take_losses(size_t concern, int cpu, int kind, int counter);
   uint64_t kernel_counter(int kind, int counter) const;
 };
 
@@ -475,6 +475,17 @@ std::string EbpfSource::Impl::load(const char* name, S* (*open_fn)(), int (*load
     }
   }
 
+  // An exec is judged at sched_prepare_exec where the kernel has it (6.10+); the fallback that
+  // saves creds at execve entry (and its map) is then left out.
+  if (bpf_program* pe = bpf_object__find_program_by_name(s->obj, "priv_prepare_exec");
+      pe && bpf_program__autoload(pe)) {
+    for (const char* fallback : {"priv_execve_enter", "priv_execveat_enter", "priv_exec"})
+      if (bpf_program* p = bpf_object__find_program_by_name(s->obj, fallback))
+        bpf_program__set_autoload(p, false);
+    if (bpf_map* m = bpf_object__find_map_by_name(s->obj, "priv_exec_pending"))
+      bpf_map__set_max_entries(m, 1);
+  }
+
   int err = load_fn(s);
   if (err) {
     std::string msg = std::string("load BPF object '") + name + "': " + errno_text(-err) +
@@ -567,8 +578,7 @@ std::string EbpfSource::Impl::start_consumer() {
     slots = static_cast<rw_http_slot*>(p);
   }
   ncpus = std::clamp(libbpf_num_possible_cpus(), 1, RW_MAX_CPUS);
-  reported_full.assign(concerns.size(), std::vector<uint64_t>(ncpus * RW_KIND_COUNT, 0));
-  reported_busy.assign(concerns.size(), std::vector<uint64_t>(ncpus, 0));
+  reported.assign(concerns.size(), std::vector<uint64_t>(ncpus * RW_KIND_COUNT * RW_CNT_COUNT, 0));
   return {};
 }
 
@@ -701,37 +711,43 @@ EbpfCounters EbpfSource::counters() const {
   out.http_timeouts = impl_->http_timeouts;
   out.http_evicted = impl_->kernel_counter(RW_KIND_HTTP, RW_CNT_EVICTED);
   out.http_slot_busy = impl_->kernel_counter(RW_KIND_HTTP, RW_CNT_SLOT_BUSY);
+  out.priv_untracked = impl_->kernel_counter(RW_KIND_PRIV, RW_CNT_UNTRACKED);
   return out;
 }
 
-uint64_t EbpfSource::Impl::take_ring_losses(size_t concern, int cpu, int kind) {
-  const uint64_t now = load_counter(concerns[concern].counters, cpu, kind, RW_CNT_RINGBUF_FULL);
-  uint64_t& seen = reported_full[concern][cpu * RW_KIND_COUNT + kind];
+uint64_t EbpfSource::Impl::take_losses(size_t concern, int cpu, int kind, int counter) {
+  const uint64_t now = load_counter(concerns[concern].counters, cpu, kind, counter);
+  uint64_t& seen = reported[concern][(cpu * RW_KIND_COUNT + kind) * RW_CNT_COUNT + counter];
   const uint64_t lost = now > seen ? now - seen : 0;
   seen = std::max(seen, now);
   return lost;
 }
 
+// Why the kernel lost records, per counter (only the loss counters).
+constexpr std::pair<int, const char*> kKernelLosses[] = {
+    {RW_CNT_RINGBUF_FULL, "ringbuf_full"},
+    // A request whose pending slot was contended is never tracked: its exchange is lost.
+    {RW_CNT_SLOT_BUSY, "http_slot_busy"},
+    // A privilege change whose old creds found no room in the pending table: never reported.
+    {RW_CNT_UNTRACKED, "untracked"}};
+
 void EbpfSource::Impl::report_priv_losses() {
-  uint64_t lost = 0;
-  for (size_t i = 0; i < concerns.size(); i++)
-    for (int cpu = 0; cpu < ncpus; cpu++) lost += take_ring_losses(i, cpu, RW_KIND_PRIV);
-  if (lost > 0) emitter->report_lost("kernel", "ringbuf_full", kKindNames[RW_KIND_PRIV], -1, lost);
+  for (auto [counter, reason] : kKernelLosses) {
+    uint64_t lost = 0;
+    for (size_t i = 0; i < concerns.size(); i++)
+      for (int cpu = 0; cpu < ncpus; cpu++) lost += take_losses(i, cpu, RW_KIND_PRIV, counter);
+    if (lost > 0) emitter->report_lost("kernel", reason, kKindNames[RW_KIND_PRIV], -1, lost);
+  }
 }
 
 void EbpfSource::Impl::report_losses() {
   for (size_t i = 0; i < concerns.size(); i++) {
     for (int cpu = 0; cpu < ncpus; cpu++) {
       for (int k = 0; k < RW_KIND_COUNT; k++) {
-        if (uint64_t lost = take_ring_losses(i, cpu, k); lost > 0)
-          emitter->report_lost("kernel", "ringbuf_full", kKindNames[k], cpu, lost);
-      }
-      // A request whose pending slot was contended is never tracked: its exchange is lost.
-      uint64_t busy = load_counter(concerns[i].counters, cpu, RW_KIND_HTTP, RW_CNT_SLOT_BUSY);
-      uint64_t& seen_busy = reported_busy[i][cpu];
-      if (busy > seen_busy) {
-        emitter->report_lost("kernel", "http_slot_busy", kKindNames[RW_KIND_HTTP], cpu, busy - seen_busy);
-        seen_busy = busy;
+        for (auto [counter, reason] : kKernelLosses) {
+          if (uint64_t lost = take_losses(i, cpu, k, counter); lost > 0)
+            emitter->report_lost("kernel", reason, kKindNames[k], cpu, lost);
+        }
       }
     }
   }

@@ -62,6 +62,7 @@ struct EbpfCounters {
   uint64_t http_timeouts = 0;    // pending requests completed by the sweep
   uint64_t http_evicted = 0;     // pending requests displaced by a colliding request
   uint64_t http_slot_busy = 0;   // requests not tracked because their slot was contended
+  uint64_t priv_untracked = 0;   // privilege changes lost: no room to save the old creds
   const EbpfKindCounters& operator[](EbpfKind k) const {
     return kinds[static_cast<size_t>(k)];
   }

@@ -465,6 +465,13 @@ struct Engine::Impl {
     s.uid = event.getUid();
     s.euid = event.getEuid();
     s.reported_change = which == schema::Event::Kind::PRIVILEGE_CHANGE;
+    if (s.reported_change) {
+      // The ids the change leaves the thread with: an exec's record is written just before the
+      // exec commits them, while its envelope still carries the old ones.
+      const auto p = event.getKind().getPrivilegeChange();
+      s.uid = p.getNewUid();
+      s.euid = p.getNewEuid();
+    }
     s.exec = which == schema::Event::Kind::PROCESS_EXEC;
     if (creds.observe(s)) add(Detector::privesc_unobserved_root, out);
   }

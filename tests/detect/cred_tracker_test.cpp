@@ -27,9 +27,11 @@ struct Stream {
   }();
 
   // An event of thread (tid, start_ns) with real uid `uid` and effective uid `euid` (-1: = uid).
-  // A `lost` event is about `lost_kind`.
+  // A `lost` event is about `lost_kind`. A privilege change leaves the thread with `new_uid` and
+  // `new_euid` (-1: the envelope's ids, as a set*id record written at the syscall's exit).
   std::vector<Finding> event(Kind kind, uint32_t tid, uint64_t start_ns, uint32_t uid, int64_t euid = -1,
-                             const char* lost_kind = "privilege_change") {
+                             const char* lost_kind = "privilege_change", int64_t new_uid = -1,
+                             int64_t new_euid = -1) {
     capnp::MallocMessageBuilder msg;
     auto ev = msg.initRoot<schema::Event>();
     ev.setPid(tid);
@@ -47,8 +49,10 @@ struct Stream {
       case Kind::priv: {
         auto p = ev.initKind().initPrivilegeChange();
         p.setSyscall("setresuid");
-        p.setNewUid(uid);
-        p.setNewEuid(uid);
+        p.setOldUid(uid);
+        p.setNewUid(new_uid < 0 ? uid : static_cast<uint32_t>(new_uid));
+        p.setNewEuid(new_euid >= 0 ? static_cast<uint32_t>(new_euid)
+                                   : euid < 0 ? uid : static_cast<uint32_t>(euid));
         break;
       }
       case Kind::http: ev.initKind().initHttp().setMethod("GET"); break;
@@ -129,6 +133,11 @@ TEST(CredContinuity, EffectiveUidAndSetuidExecs) {
   EXPECT_FALSE(has(s.event(Kind::exec, 120, kStart, 1000, 0), "RW-PRIV-003"));
   EXPECT_FALSE(has(s.event(Kind::priv, 120, kStart, 1000, 0), "RW-PRIV-003"));
   EXPECT_FALSE(has(s.event(Kind::open, 120, kStart, 1000, 0), "RW-PRIV-003"));
+  // An exec's own report is written before the exec commits its ids: its envelope carries the
+  // old ones, the record the new ones, and the thread's next events are root.
+  s.event(Kind::open, 125, kStart, 1000);
+  EXPECT_FALSE(has(s.event(Kind::priv, 125, kStart, 1000, 1000, "", 0, 0), "RW-PRIV-003"));
+  EXPECT_FALSE(has(s.event(Kind::open, 125, kStart, 0, 0), "RW-PRIV-003"));
   // ... but an exec under a real uid 0 nobody reported is the exploit's shell.
   s.event(Kind::open, 130, kStart, 1000);
   EXPECT_TRUE(has(s.event(Kind::exec, 130, kStart, 0), "RW-PRIV-003"));

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
@@ -193,6 +194,12 @@ TEST_F(EbpfTest, ReportsActiveHooks) {
   EXPECT_TRUE(has("tp_btf:sock_send_length"));  // HTTP: socket data tracepoints
   EXPECT_TRUE(has("tp_btf:sock_recv_length"));
   for (auto& h : hooks) EXPECT_EQ(h.find("raw_tracepoint"), std::string::npos) << h;
+  // Where exec has its point of no return as a tracepoint, privilege gains by exec are judged
+  // there and nothing hooks execve entry.
+  if (has("tp_btf:sched_prepare_exec")) {
+    EXPECT_FALSE(has("tracepoint:syscalls:sys_enter_execve"));
+    EXPECT_FALSE(has("tracepoint:syscalls:sys_enter_execveat"));
+  }
 }
 
 TEST_F(EbpfTest, ExecAndExitOfUniqueBinary) {
@@ -1291,6 +1298,92 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
         << first_marker;
     break;
   }
+}
+
+// The newest BPF map named `name` among this process's own fds (each EbpfSource holds its maps
+// open; a later one has a higher id), or -1.
+int newest_own_map(const std::string& name) {
+  int best_fd = -1;
+  uint32_t best_id = 0;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (fs::read_symlink(entry.path(), ec).string() != "anon_inode:bpf-map") continue;
+    const int fd = std::stoi(entry.path().filename().string());
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || name != info.name) continue;
+    if (info.id > best_id) best_id = info.id, best_fd = fd;
+  }
+  return best_fd;
+}
+
+// The table that keeps a thread's ids from a set*id call's entry to its exit is fixed-size. When
+// it is full, the change cannot be reported: the loss is counted and announced before the
+// thread's next record (as for a full ring), never evicted silently. The table is filled here
+// with keys no thread can have (above PID_MAX_LIMIT).
+TEST_F(EbpfTest, PrivilegeChangeWithNoRoomToTrackIsAReportedLoss) {
+  rc::EbpfOptions o;
+  o.include_comms = {"rwprivfull"};
+  o.http_capture = false;
+  auto r = rc::EbpfSource::create(o, clock_);
+  ASSERT_TRUE(r) << r.error;
+  const int pending = newest_own_map("priv_pending");
+  ASSERT_GE(pending, 0);
+  const rw_creds junk{};
+  uint32_t filled = 0;
+  for (uint32_t tid = 0x80000000u; filled < 100000; tid++, filled++)
+    if (bpf_map_update_elem(pending, &tid, &junk, BPF_NOEXIST) != 0) break;
+  ASSERT_EQ(errno, E2BIG) << "the table should refuse only when full";
+  ASSERT_EQ(filled, 4096u);
+  const std::string marker = "rw-after-untracked-" + std::to_string(getpid());
+  auto run_child = [&] {
+    pid_t child = fork();
+    if (child == 0) {
+      prctl(PR_SET_NAME, "rwprivfull");
+      if (chdir(dir_.c_str()) != 0) _exit(99);
+      if (setresuid(65534, 65534, 65534) != 0) _exit(98);
+      close(open(marker.c_str(), O_RDONLY | O_CREAT, 0600));
+      _exit(0);
+    }
+    return child;
+  };
+  auto changes_of = [](RecordingEmitter& em, pid_t child) {
+    size_t n = 0;
+    for (auto& e : em.events) {
+      auto ev = e.event();
+      n += ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child);
+    }
+    return n;
+  };
+
+  const pid_t lost_child = run_child();
+  RecordingEmitter em;
+  ASSERT_TRUE(reap_and_drain(lost_child, *r.source, em));
+  EXPECT_EQ(changes_of(em, lost_child), 0u);
+  size_t marker_at = SIZE_MAX;
+  for (size_t i = 0; i < em.events.size() && marker_at == SIZE_MAX; i++) {
+    auto ev = em.events[i].event();
+    if (ev.getPid() == static_cast<uint32_t>(lost_child) && ev.getKind().isFileOpen() &&
+        text(ev.getKind().getFileOpen().getPath()) == marker)
+      marker_at = i;
+  }
+  ASSERT_NE(marker_at, SIZE_MAX) << "the child's open after the lost change was not captured";
+  const Lost* loss = nullptr;
+  for (const auto& l : em.lost)
+    if (l.kind == "privilege_change" && l.reason == "untracked" && !loss) loss = &l;
+  ASSERT_NE(loss, nullptr) << "the untracked privilege change was not reported";
+  EXPECT_EQ(loss->stage, "kernel");
+  EXPECT_GE(loss->count, 1u);
+  EXPECT_LE(loss->events_before, marker_at) << "the loss must be announced before the next event";
+  EXPECT_GE(r.source->counters().priv_untracked, 1u);
+
+  // Room again: the same change is reported.
+  for (uint32_t tid = 0x80000000u, i = 0; i < filled; tid++, i++) bpf_map_delete_elem(pending, &tid);
+  const pid_t seen_child = run_child();
+  RecordingEmitter em2;
+  ASSERT_TRUE(reap_and_drain(seen_child, *r.source, em2));
+  EXPECT_EQ(changes_of(em2, seen_child), 1u);
+  for (const auto& l : em2.lost) EXPECT_NE(l.reason, "untracked");
 }
 
 // A privilege change that changes a uid passes the name (and cgroup) filters: exec renames a
