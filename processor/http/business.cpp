@@ -120,7 +120,8 @@ BusinessVerdict BusinessErrorDetector::classify(uint16_t status, std::string_vie
   if (!content_type.empty() ? !icontains(content_type, "json") : !looks_like_json_object(body)) {
     return v;  // HTML and text pages say "error" in ordinary prose; only JSON carries rules
   }
-  const JsonScan scan = scan_json_object(body);
+  scan_json_object(body, scan_);
+  const JsonScan& scan = scan_;
   if (!scan.is_object) return v;
   v.inspected = true;
 

@@ -33,6 +33,8 @@ class BusinessErrorDetector {
 
  private:
   BusinessRules rules_;
+  // Scratch of classify(), kept for its capacity (one detector per single-threaded processor).
+  mutable JsonScan scan_;
 };
 
 }  // namespace ringward::http

@@ -1,6 +1,9 @@
 // Top-level JSON object scanner for truncated body prefixes. See json_scan.h.
 #include "processor/http/json_scan.h"
 
+#include <algorithm>
+#include <array>
+
 namespace ringward::http {
 namespace {
 
@@ -31,11 +34,34 @@ int hex_digit(char c) {
   return -1;
 }
 
+// Bytes a JSON string holds as they are: anything but the quote, the backslash and controls.
+constexpr auto kStringPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 256; ++c) t[static_cast<size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}();
+
+// Bytes that change the extent of a skipped container: quotes and brackets.
+constexpr auto kStructural = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : {'"', '{', '[', '}', ']'}) t[c] = true;
+  return t;
+}();
+
 // Reads a string whose opening quote is at the cursor. Appends up to `cap` unescaped bytes;
 // non-ASCII escapes become '?' (only ASCII matters for the rules applied to these values).
 Outcome read_string(Cursor& c, std::string& out, size_t cap) {
   c.advance();  // opening quote
   while (!c.done()) {
+    // A run of plain bytes (nearly every string is one) is taken with one append.
+    const std::string_view rest = c.rest();
+    size_t run = 0;
+    while (run < rest.size() && kStringPlain[static_cast<unsigned char>(rest[run])]) ++run;
+    if (run > 0) {
+      if (out.size() < cap) out.append(rest.data(), std::min(run, cap - out.size()));
+      c.advance(run);
+      if (c.done()) break;
+    }
     const char ch = c.peek();
     if (ch == '"') {
       c.advance();
@@ -87,7 +113,7 @@ Outcome skip_container(Cursor& c, bool& empty) {
   while (!c.done()) {
     const char ch = c.peek();
     if (ch == '"') {
-      std::string ignored;
+      std::string ignored;  // capacity 0: nothing is kept
       const Outcome o = read_string(c, ignored, 0);
       if (o != Outcome::kOk) return o;
       first = false;
@@ -108,6 +134,13 @@ Outcome skip_container(Cursor& c, bool& empty) {
     }
     if (depth > 1) first = false;
     c.advance();
+    if (!first) {
+      // Only quotes and brackets matter from here on: skip the bytes between them at once.
+      const std::string_view rest = c.rest();
+      size_t run = 0;
+      while (run < rest.size() && !kStructural[static_cast<unsigned char>(rest[run])]) ++run;
+      c.advance(run);
+    }
   }
   return Outcome::kTruncated;
 }
@@ -174,10 +207,17 @@ const JsonMember* JsonScan::find(std::string_view key) const {
 
 JsonScan scan_json_object(std::string_view body, const JsonScanLimits& limits) {
   JsonScan out;
+  scan_json_object(body, out, limits);
+  return out;
+}
+
+void scan_json_object(std::string_view body, JsonScan& out, const JsonScanLimits& limits) {
+  out.is_object = out.truncated = out.malformed = out.members_capped = false;
+  out.members.clear();
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
   Cursor c(body);
   c.skip_ws();
-  if (c.done() || c.peek() != '{') return out;
+  if (c.done() || c.peek() != '{') return;
   out.is_object = true;
   c.advance();
   auto stop = [&out](Outcome o) {
@@ -186,37 +226,37 @@ JsonScan scan_json_object(std::string_view body, const JsonScanLimits& limits) {
   };
   while (true) {
     c.skip_ws();
-    if (c.done()) return stop(Outcome::kTruncated), out;
-    if (c.peek() == '}') return out;
-    if (c.peek() != '"') return stop(Outcome::kMalformed), out;
+    if (c.done()) return stop(Outcome::kTruncated);
+    if (c.peek() == '}') return;
+    if (c.peek() != '"') return stop(Outcome::kMalformed);
     JsonMember m;
     Outcome o = read_string(c, m.key, limits.max_key);
-    if (o != Outcome::kOk) return stop(o), out;
+    if (o != Outcome::kOk) return stop(o);
     c.skip_ws();
-    if (c.done()) return stop(Outcome::kTruncated), out;
-    if (c.peek() != ':') return stop(Outcome::kMalformed), out;
+    if (c.done()) return stop(Outcome::kTruncated);
+    if (c.peek() != ':') return stop(Outcome::kMalformed);
     c.advance();
     c.skip_ws();
-    if (c.done()) return stop(Outcome::kTruncated), out;
+    if (c.done()) return stop(Outcome::kTruncated);
     const size_t start = c.pos();
     o = read_value(c, m, limits);
     m.raw = c.from(start);
     m.complete = o == Outcome::kOk;
-    if (o == Outcome::kMalformed) return stop(o), out;
+    if (o == Outcome::kMalformed) return stop(o);
     if (out.members.size() >= limits.max_members) {
       out.members_capped = true;
-      return out;
+      return;
     }
     out.members.push_back(std::move(m));
-    if (o == Outcome::kTruncated) return stop(o), out;
+    if (o == Outcome::kTruncated) return stop(o);
     c.skip_ws();
-    if (c.done()) return stop(Outcome::kTruncated), out;
+    if (c.done()) return stop(Outcome::kTruncated);
     if (c.peek() == ',') {
       c.advance();
       continue;
     }
-    if (c.peek() == '}') return out;
-    return stop(Outcome::kMalformed), out;
+    if (c.peek() == '}') return;
+    return stop(Outcome::kMalformed);
   }
 }
 

@@ -40,5 +40,7 @@ struct JsonScanLimits {
 };
 
 JsonScan scan_json_object(std::string_view body, const JsonScanLimits& limits = {});
+// The same into `out`, whose member storage is reused (the processor scans every JSON response).
+void scan_json_object(std::string_view body, JsonScan& out, const JsonScanLimits& limits = {});
 
 }  // namespace ringward::http

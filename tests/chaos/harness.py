@@ -93,12 +93,13 @@ class Pipeline:
             shutil.rmtree(self.dir, ignore_errors=True)
         return False
 
-    def start(self, ready_timeout=20.0):
-        """Starts the supervisor; returns the first status with every child running."""
+    def start(self, ready_timeout=20.0, wrapper=()):
+        """Starts the supervisor (under `wrapper`, a command prefix that execs it, e.g. setpriv);
+        returns the first status with every child running."""
         self._log = open(self.log_path, "ab")
         self.started_wall = time.time()
         self.proc = subprocess.Popen(
-            [self.supervisor_exe, "--config", self.config_path, "--libexec-dir", self.bin_dir],
+            [*wrapper, self.supervisor_exe, "--config", self.config_path, "--libexec-dir", self.bin_dir],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         return self.wait_until(lambda s: all(p["state"] == "running" for p in s["processes"]),
                                ready_timeout, "all three children running after start")
