@@ -151,6 +151,8 @@ std::vector<std::string> find_libssls(const std::string& configured) {
   std::set<std::string> mappings_seen;  // "dev inode" of the maps lines already looked at
   int scanned = 0;
   std::string stopped;
+  int unreachable = 0;  // copies only a process's own root shows, which the kernel refused us
+  std::string unreachable_example;
   while (dirent* d = readdir(proc)) {
     if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
     if (++scanned > kMaxProcs) stopped = std::to_string(kMaxProcs) + " processes";
@@ -177,12 +179,20 @@ std::vector<std::string> find_libssls(const std::string& configured) {
       if (stat(path.c_str(), &st) == 0 && st.st_ino == ino) {
         add(path, st);
       } else if (const std::string via_root = pid_dir + "/root" + path;
-                 stat(via_root.c_str(), &st) == 0 && st.st_ino == ino) {
-        add(via_root, st);
+                 stat(via_root.c_str(), &st) == 0) {
+        if (st.st_ino == ino) add(via_root, st);
+      } else if (errno == EACCES || errno == EPERM) {
+        if (unreachable++ == 0) unreachable_example = via_root;
       }
     }
   }
   closedir(proc);
+  if (unreachable > 0)
+    spdlog::warn("ebpf: {} libssl cop{} inside other mount namespaces (containers) could not be "
+                 "opened through /proc/<pid>/root (e.g. {}: permission denied): TLS in those "
+                 "processes is not captured; capture needs CAP_SYS_PTRACE for them (see "
+                 "docs/operations.md, TLS in containers)",
+                 unreachable, unreachable == 1 ? "y" : "ies", unreachable_example);
   if (!stopped.empty())
     spdlog::warn("ebpf: libssl scan of /proc stopped at {}; copies mapped by the rest are not hooked", stopped);
   return out;
