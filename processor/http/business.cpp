@@ -23,9 +23,12 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
   if (needle.size() > hay.size()) return false;
+  const char first = lower(needle[0]);
   for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+    if (lower(hay[i]) == first && iequals(hay.substr(i + 1, needle.size() - 1), needle.substr(1)))
+      return true;
   }
   return false;
 }

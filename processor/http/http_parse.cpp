@@ -37,6 +37,30 @@ constexpr auto kValueByte = [] {
 
 inline bool is_tchar(unsigned char c) { return kTchar[c]; }
 
+// Every byte a field-value byte (kValueByte). Eight bytes at a time: a word with no byte below
+// 0x20 and none equal to 0x7f is all valid (bytes >= 0x80 are obs-text, allowed); any other word
+// is judged byte by byte (HT is a control byte that is allowed).
+bool valid_field_value(std::string_view v) {
+  constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  const char* p = v.data();
+  const size_t n = v.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    // A byte below 0x20: (x - 0x20..) borrows into its high bit while its own high bit is clear.
+    const uint64_t below = (x - k01 * 0x20) & ~x & k80;
+    const uint64_t del = x ^ (k01 * 0x7f);
+    const uint64_t is_del = (del - k01) & ~del & k80;
+    if ((below | is_del) == 0) continue;
+    for (size_t j = i; j < i + 8; ++j)
+      if (!kValueByte[static_cast<unsigned char>(p[j])]) return false;
+  }
+  for (; i < n; ++i)
+    if (!kValueByte[static_cast<unsigned char>(p[i])]) return false;
+  return true;
+}
+
 // Case-insensitive comparison of a token with a lower-case name of letters and '-': OR-ing 0x20
 // lower-cases a letter and maps no other byte onto a letter or '-' except CR (0x0D -> '-'), which
 // never reaches here (take_line refuses a bare CR; header names are tchars).
@@ -161,11 +185,9 @@ Step parse_headers(std::string_view in, size_t& pos, const ParseLimits& limits, 
       }
     }
     const std::string_view value = trim_ows(line.substr(colon + 1));
-    for (unsigned char c : value) {
-      if (!kValueByte[c]) {
-        why = Malformed::kBadHeader;
-        return Step::kMalformed;
-      }
+    if (!valid_field_value(value)) {
+      why = Malformed::kBadHeader;
+      return Step::kMalformed;
     }
     if (token_is(name, "host")) {
       if (h.has_host) {  // two Host headers: ambiguous routing, refuse (RFC 9112 3.2)

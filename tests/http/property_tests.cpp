@@ -90,6 +90,34 @@ RC_GTEST_PROP(Properties, SlidingWindowExpiryConservesCounts, ()) {
   RC_ASSERT(w.expired_requests(later) == times.size());
 }
 
+// A header value is refused exactly when (after trimming blanks) it holds a control byte other
+// than HT, or DEL; any other byte, obs-text (>= 0x80) included, is accepted. Values of every
+// length cross the eight-byte words the check reads.
+RC_GTEST_PROP(Properties, HeaderValueBytesAreJudgedOneByOne, ()) {
+  // Mostly valid bytes (visible ASCII, blanks, obs-text) and at most one other byte anywhere.
+  const auto ints = *rc::gen::container<std::vector<int>>(
+      rc::gen::weightedOneOf<int>({{20, rc::gen::inRange<int>(0x20, 0x7f)},
+                                   {5, rc::gen::inRange<int>(0x80, 0x100)},
+                                   {1, rc::gen::just<int>('\t')}}));
+  std::string value;
+  for (int c : ints) value.push_back(static_cast<char>(c));
+  if (*rc::gen::arbitrary<bool>()) {
+    const int odd = *rc::gen::element<int>(0x00, 0x01, 0x0b, 0x1f, 0x7f);
+    value.insert(value.begin() + *rc::gen::inRange<size_t>(0, value.size() + 1), static_cast<char>(odd));
+  }
+  std::string_view trimmed = value;
+  while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
+  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.remove_suffix(1);
+  const bool bad = std::any_of(trimmed.begin(), trimmed.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+  });
+  const auto r = parse_requests("GET / HTTP/1.1\r\nX-V: " + value + "\r\n\r\n", ParseLimits{});
+  RC_ASSERT(r.error.has_value() == bad);
+  if (bad) RC_ASSERT(*r.error == Malformed::kBadHeader);
+  else RC_ASSERT(r.messages.size() == 1u);
+}
+
 RC_GTEST_PROP(Properties, ParsersStayInBoundsOnAnyBytes, (const std::string& bytes)) {
   ParseLimits limits;
   limits.max_body_prefix = 64;
