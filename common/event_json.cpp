@@ -274,12 +274,37 @@ std::string_view verdict_name(schema::Verdict v) {
   return "none";
 }
 
+namespace {
+// "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" into `out` (30 bytes). A uint64 of nanoseconds ends in 2554,
+// so the year always has four digits. The date and time of day are computed once per second
+// (events come in runs of the same second); the nanoseconds are written by hand.
+size_t write_rfc3339_ns(uint64_t wall_ns, char* out) {
+  thread_local uint64_t cached_secs = UINT64_MAX;
+  thread_local char cached[20];  // "YYYY-MM-DDTHH:MM:SS" and a NUL
+  const uint64_t secs = wall_ns / 1'000'000'000ULL;
+  if (secs != cached_secs) {
+    const time_t t_secs = static_cast<time_t>(secs);
+    tm t{};
+    gmtime_r(&t_secs, &t);
+    fmt::format_to_n(cached, sizeof cached, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.tm_year + 1900,
+                     t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
+    cached_secs = secs;
+  }
+  std::memcpy(out, cached, 19);
+  out[19] = '.';
+  uint64_t ns = wall_ns % 1'000'000'000ULL;
+  for (int i = 28; i >= 20; --i) {
+    out[i] = static_cast<char>('0' + ns % 10);
+    ns /= 10;
+  }
+  out[29] = 'Z';
+  return 30;
+}
+}  // namespace
+
 std::string format_rfc3339_ns(uint64_t wall_ns) {
-  time_t secs = static_cast<time_t>(wall_ns / 1'000'000'000ULL);
-  tm t{};
-  gmtime_r(&secs, &t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", t.tm_year + 1900, t.tm_mon + 1,
-                     t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, wall_ns % 1'000'000'000ULL);
+  char buf[30];
+  return std::string(buf, write_rfc3339_ns(wall_ns, buf));
 }
 
 std::string format_address(capnp::Data::Reader addr) {
@@ -292,10 +317,15 @@ std::string format_address(capnp::Data::Reader addr) {
 namespace {
 void render_event(schema::Event::Reader ev, std::string& out) {
   Obj o(out);
-  o.str("id", std::to_string(ev.getId()));
+  {
+    char id[24];
+    const auto r = std::to_chars(id, id + sizeof id, ev.getId());
+    o.str("id", std::string_view(id, static_cast<size_t>(r.ptr - id)));
+  }
   o.str("type", event_type_name(ev));
   o.str("priority", priority_name(ev.getPriority()));
-  o.str("time", format_rfc3339_ns(ev.getWallNs()));
+  char time[30];
+  o.str("time", std::string_view(time, write_rfc3339_ns(ev.getWallNs(), time)));
   o.num("mono_ns", ev.getMonoNs());
   o.text("host", ev.getHost());
   o.num("pid", ev.getPid());

@@ -104,7 +104,8 @@ io::IoError FileSink::rotate() {
 
 SendResult FileSink::send(std::span<const OutEvent> batch) {
   SendResult r;
-  std::string out;
+  std::string& out = out_;  // kept for its capacity: a batch renders into the same buffer
+  out.clear();
   EventDecoder dec;
   for (size_t i = 0; i < batch.size(); ++i) {
     const int origin = static_cast<int>(batch[i].id >> 63);

@@ -47,6 +47,7 @@ class FileSink final : public Sink {
   uint64_t repaired_bytes_ = 0;
   uint64_t skip_through_[2] = {0, 0};  // cleared per origin once the replay passed it
   uint64_t skip_through_open_[2] = {0, 0};
+  std::string out_;  // the batch being rendered (send() runs on one thread)
 };
 
 }  // namespace ringward::shipper

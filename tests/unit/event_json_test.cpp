@@ -1,5 +1,7 @@
 // JSON rendering of events: every byte sequence yields valid JSON; fields per kind.
 #include <capnp/message.h>
+#include <cstdio>
+#include <ctime>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
@@ -81,6 +83,33 @@ TEST(EventJson, RendersEnvelopeAndKind) {
                     "\"time\":\"2023-11-14T22:13:20.123456789Z\"", 0), 0u) << j;
   EXPECT_NE(j.find("\"comm\":\"cu\\u0000rl\""), std::string::npos) << j;
   EXPECT_NE(j.find("\"dst_addr\":\"::1\",\"dst_port\":443"), std::string::npos) << j;
+}
+
+// RFC 3339 time with nanoseconds for any uint64 (to 2554), whatever came before it (the date is
+// cached per second): checked against gmtime and printf, in random order.
+TEST(EventJson, TimeMatchesGmtimeForAnyInstantInAnyOrder) {
+  auto reference = [](uint64_t ns) {
+    const time_t secs = static_cast<time_t>(ns / 1'000'000'000ULL);
+    tm t{};
+    gmtime_r(&secs, &t);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", t.tm_year + 1900,
+                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                  static_cast<unsigned long long>(ns % 1'000'000'000ULL));
+    return std::string(buf);
+  };
+  for (uint64_t ns : std::initializer_list<uint64_t>{0ULL, 999'999'999ULL, 1'000'000'000ULL, 1'700'000'000'123'456'789ULL,
+                      1'700'000'000'999'999'999ULL, 1'700'000'001'000'000'000ULL,
+                      1'700'000'000'000'000'001ULL, UINT64_MAX})
+    EXPECT_EQ(format_rfc3339_ns(ns), reference(ns)) << ns;
+  const bool ok = rc::check("time of any instant", [&](const std::vector<uint64_t>& instants) {
+    for (uint64_t ns : instants) RC_ASSERT(format_rfc3339_ns(ns) == reference(ns));
+    // Neighbours in the same second, in a run (the cached path).
+    for (uint64_t ns : instants)
+      for (uint64_t d : std::initializer_list<uint64_t>{1ULL, 7ULL, 500'000'000ULL})
+        if (ns <= UINT64_MAX - d) RC_ASSERT(format_rfc3339_ns(ns + d) == reference(ns + d));
+  });
+  EXPECT_TRUE(ok);
 }
 
 }  // namespace
