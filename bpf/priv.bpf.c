@@ -1,19 +1,26 @@
 // Privilege changes: set*id and capset (old and new ids and effective caps, result), and an exec
 // that changed the effective ids or caps (set-uid/set-gid binaries, file caps). set*id and capset
-// save the old creds at syscall entry in a fixed-size hash: these syscalls are rare and never
-// block for long, so an entry lives for one syscall; when the table is full the change is lost
-// and counted (RW_CNT_UNTRACKED, and the lost-privilege sequence every later record carries),
-// never evicted silently. An exec is judged at sched_prepare_exec (Linux 6.10+), where the old
-// creds are the task's and the new ones are final in bprm: no saved state at all. Older kernels
-// fall back to saving the creds at execve entry in an LRU map (failed execs leave entries behind,
-// so it must evict). Trust: kernel.
+// save the old creds at syscall entry in the calling thread's own task storage: one slot per
+// thread, freed with the thread, so no number of threads parked inside these syscalls can crowd
+// out another thread's change (a shared table could be filled on purpose). Only when the kernel
+// cannot give the slot (out of memory, or the storage busy on this CPU) is the change lost, and
+// then counted (RW_CNT_UNTRACKED, and the lost-privilege sequence every later record carries).
+// An exec is judged at sched_prepare_exec (Linux 6.10+), where the old creds are the task's and
+// the new ones are final in bprm: no saved state at all. Older kernels fall back to saving the
+// creds at execve entry in an LRU map (failed execs leave entries behind, so it must evict).
+// Trust: kernel.
 #include "common.bpf.h"
 
+struct priv_saved {
+  struct rw_creds creds;
+  __u64 armed; /* set at syscall entry, cleared at its exit */
+};
+
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
-  __type(key, __u32); /* tid */
-  __type(value, struct rw_creds);
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct priv_saved);
 } priv_pending SEC(".maps");
 
 /* Kernels before 6.10 only (the loader shrinks it to one entry when sched_prepare_exec exists). */
@@ -44,24 +51,27 @@ static __always_inline bool priv__uid_changed(const struct rw_creds *a, const st
 }
 
 static __always_inline int priv__enter(void) {
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct rw_creds c;
-  priv__read_creds(&c);
-  if (bpf_map_update_elem(&priv_pending, &tid, &c, BPF_ANY) != 0) {
-    /* Full: this change will not be reported. Count it where the losses are counted and move
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct priv_saved *slot =
+      bpf_task_storage_get(&priv_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!slot) {
+    /* No slot: this change will not be reported. Count it where the losses are counted and move
      * the sequence so the consumer says so before the thread's next record. */
     counters__inc(RW_KIND_PRIV, RW_CNT_UNTRACKED);
     lost_seq__bump();
+    return 0;
   }
+  priv__read_creds(&slot->creds);
+  slot->armed = 1;
   return 0;
 }
 
 static __always_inline int priv__exit(__u32 syscall, long ret) {
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct rw_creds *old = bpf_map_lookup_elem(&priv_pending, &tid);
-  if (!old) return 0; /* entered before we attached */
-  struct rw_creds saved = *old;
-  bpf_map_delete_elem(&priv_pending, &tid);
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct priv_saved *slot = bpf_task_storage_get(&priv_pending, task, 0, 0);
+  if (!slot || !slot->armed) return 0; /* entered before we attached, or the slot was refused */
+  struct rw_creds saved = slot->creds;
+  slot->armed = 0;
   struct rw_creds now;
   priv__read_creds(&now);
   if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(&saved, &now))) return 0;
@@ -96,16 +106,23 @@ RW_PRIV_HOOKS(setregid, RW_PRIV_SETREGID)
 RW_PRIV_HOOKS(capset, RW_PRIV_CAPSET)
 
 /* Emits the record of an exec that gained an effective id or capability (the common exec gains
- * nothing and returns early). */
+ * nothing and returns early). Only the filters by who apply (the agent, uids): the name an exec
+ * is judged by would be the one it is leaving (the old program's) or one it chose (the new
+ * file's), and a gain of privilege is what the stream exists to show. The identity is the one
+ * the process has after the exec: a thread other than the leader that execs takes over the
+ * leader's tid and start time (de_thread), so the record is the leader's. */
 static __always_inline int priv__exec_record(const struct rw_creds *saved, const struct rw_creds *now,
                                              struct linux_binprm *bprm) {
   if (now->euid == saved->euid && now->egid == saved->egid &&
       (now->cap_effective & ~saved->cap_effective) == 0)
     return 0;
-  if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(saved, now))) return 0;
+  if (!filter__current_as(RW_KIND_PRIV, true)) return 0;
   struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_PRIV);
+  struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+  rec->env.tid = rec->env.pid;
+  if (leader) rec->env.thread_start_ns = leader->start_time;
   rec->syscall = RW_PRIV_EXEC;
   rec->result = 0;
   rec->old_creds = *saved;
@@ -121,8 +138,9 @@ static __always_inline int priv__exec_record(const struct rw_creds *saved, const
 /* Linux 6.10+: the point of an exec past which it cannot fail (only kill the task), where the
  * task still holds its old creds and bprm->cred holds the ones it is about to commit. It sees
  * every exec, including a 32-bit one through int 0x80, which the 64-bit syscall tracepoints
- * never see. The record comes before the exec's own event, from the thread that called exec
- * (its name and ids before the exec). */
+ * never see. The record comes before the exec's own event and carries the name and ids from
+ * before the exec. Past this point an exec can no longer fail, only be killed: a gain reported
+ * here is committed unless the process dies first (then its exit follows with no exec). */
 SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(priv_prepare_exec, struct task_struct *task, struct linux_binprm *bprm) {
   struct rw_creds saved, now;

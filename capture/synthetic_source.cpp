@@ -138,6 +138,8 @@ schema::Priority SyntheticSource::make_event(uint64_t seed, uint64_t index, uint
     x.setNewEuid(escalate ? 0 : uid);
     x.setOldGid(uid);
     x.setNewGid(uid);
+    x.setOldEgid(uid);
+    x.setNewEgid(uid);
     x.setResult(0);
     ev.setUid(uid);
     return escalate ? schema::Priority::CRITICAL : schema::Priority::HIGH;

@@ -124,6 +124,8 @@ void kind_fields(Event::Reader ev, Obj& o, std::string& out) {
       o.num("new_euid", x.getNewEuid());
       o.num("old_gid", x.getOldGid());
       o.num("new_gid", x.getNewGid());
+      o.num("old_egid", x.getOldEgid());
+      o.num("new_egid", x.getNewEgid());
       o.num("old_caps", x.getOldCaps());
       o.num("new_caps", x.getNewCaps());
       o.num("result", x.getResult());

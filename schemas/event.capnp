@@ -99,6 +99,8 @@ struct PrivilegeChange {
   newCaps @8 :UInt64;
   result @9 :Int32;
   filename @10 :Data;         # for exec of a set-uid/set-gid binary
+  oldEgid @11 :UInt32;        # effective gid (a set-gid exec changes only this one)
+  newEgid @12 :UInt32;
 }
 
 struct HttpExchange {

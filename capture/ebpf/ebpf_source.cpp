@@ -108,6 +108,11 @@ std::string check_kernel_support() {
   if (r != 1)
     return std::string("kernel lacks BPF map type ringbuf (Linux 5.8+)") +
            (r < 0 ? " (probe failed: " + errno_text(-r) + ")" : "");
+  // set*id and capset keep a thread's old ids in its own task storage from entry to exit.
+  r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nullptr);
+  if (r != 1)
+    return std::string("kernel lacks bpf_task_storage_get for tracepoint programs (Linux 5.11+)") +
+           (r < 0 ? " (probe failed: " + errno_text(-r) + ")" : "");
   return {};
 }
 
@@ -1049,6 +1054,8 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
         p.setNewEuid(n.euid);
         p.setOldGid(o.gid);
         p.setNewGid(n.gid);
+        p.setOldEgid(o.egid);
+        p.setNewEgid(n.egid);
         p.setOldCaps(o.cap_effective);
         p.setNewCaps(n.cap_effective);
         p.setResult(r.result);

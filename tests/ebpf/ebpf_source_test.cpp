@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -1300,90 +1303,181 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
   }
 }
 
-// The newest BPF map named `name` among this process's own fds (each EbpfSource holds its maps
-// open; a later one has a higher id), or -1.
-int newest_own_map(const std::string& name) {
-  int best_fd = -1;
-  uint32_t best_id = 0;
-  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
-    std::error_code ec;
-    if (fs::read_symlink(entry.path(), ec).string() != "anon_inode:bpf-map") continue;
-    const int fd = std::stoi(entry.path().filename().string());
-    bpf_map_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || name != info.name) continue;
-    if (info.id > best_id) best_id = info.id, best_fd = fd;
+// Counts the threads of `pid` that are inside syscall `nr` right now.
+int threads_in_syscall(pid_t pid, long nr) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream f(t.path() / "syscall");
+    long current = -1;
+    if (f >> current && current == nr) n++;
   }
-  return best_fd;
+  return n;
 }
 
-// The table that keeps a thread's ids from a set*id call's entry to its exit is fixed-size. When
-// it is full, the change cannot be reported: the loss is counted and announced before the
-// thread's next record (as for a full ring), never evicted silently. The table is filled here
-// with keys no thread can have (above PID_MAX_LIMIT).
-TEST_F(EbpfTest, PrivilegeChangeWithNoRoomToTrackIsAReportedLoss) {
+// A thread's ids from a set*id or capset entry wait in that thread's own storage until its exit.
+// A table shared by all threads could be filled on purpose: threads parked inside capset (its
+// data read from a page whose fault is never resolved) would each hold an entry, and every other
+// thread's change would go untracked. Here more threads are parked so than such a table (4096)
+// held, and another process's uid change is still reported, with no loss.
+TEST_F(EbpfTest, ThreadsParkedInsideCapsetCannotCrowdOutAnotherThreadsChange) {
+  constexpr int kParked = 4500;
   rc::EbpfOptions o;
-  o.include_comms = {"rwprivfull"};
+  o.include_comms = {"rwprivpark"};
   o.http_capture = false;
   auto r = rc::EbpfSource::create(o, clock_);
   ASSERT_TRUE(r) << r.error;
-  const int pending = newest_own_map("priv_pending");
-  ASSERT_GE(pending, 0);
-  const rw_creds junk{};
-  uint32_t filled = 0;
-  for (uint32_t tid = 0x80000000u; filled < 100000; tid++, filled++)
-    if (bpf_map_update_elem(pending, &tid, &junk, BPF_NOEXIST) != 0) break;
-  ASSERT_EQ(errno, E2BIG) << "the table should refuse only when full";
-  ASSERT_EQ(filled, 4096u);
-  const std::string marker = "rw-after-untracked-" + std::to_string(getpid());
-  auto run_child = [&] {
-    pid_t child = fork();
-    if (child == 0) {
-      prctl(PR_SET_NAME, "rwprivfull");
-      if (chdir(dir_.c_str()) != 0) _exit(99);
-      if (setresuid(65534, 65534, 65534) != 0) _exit(98);
-      close(open(marker.c_str(), O_RDONLY | O_CREAT, 0600));
-      _exit(0);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  Child parker;
+  parker.pid = fork();
+  if (parker.pid == 0) {
+    close(ready[0]);
+    const int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+    if (uffd < 0) _exit(77);
+    uffdio_api api{};
+    api.api = UFFD_API;
+    if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(77);
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uffdio_register reg{};
+    reg.range.start = reinterpret_cast<uintptr_t>(page);
+    reg.range.len = 4096;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (page == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(77);
+    static __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    for (int i = 0; i < kParked; i++) {
+      pthread_t t;
+      auto park = [](void* data) -> void* {
+        syscall(SYS_capset, &header, data);  // blocks reading `data` until the process dies
+        return nullptr;
+      };
+      if (pthread_create(&t, &attr, park, page) != 0) _exit(90);
     }
-    return child;
-  };
-  auto changes_of = [](RecordingEmitter& em, pid_t child) {
-    size_t n = 0;
-    for (auto& e : em.events) {
-      auto ev = e.event();
-      n += ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child);
-    }
-    return n;
-  };
-
-  const pid_t lost_child = run_child();
-  RecordingEmitter em;
-  ASSERT_TRUE(reap_and_drain(lost_child, *r.source, em));
-  EXPECT_EQ(changes_of(em, lost_child), 0u);
-  size_t marker_at = SIZE_MAX;
-  for (size_t i = 0; i < em.events.size() && marker_at == SIZE_MAX; i++) {
-    auto ev = em.events[i].event();
-    if (ev.getPid() == static_cast<uint32_t>(lost_child) && ev.getKind().isFileOpen() &&
-        text(ev.getKind().getFileOpen().getPath()) == marker)
-      marker_at = i;
+    if (write(ready[1], "k", 1) != 1) _exit(91);
+    for (;;) pause();
   }
-  ASSERT_NE(marker_at, SIZE_MAX) << "the child's open after the lost change was not captured";
-  const Lost* loss = nullptr;
-  for (const auto& l : em.lost)
-    if (l.kind == "privilege_change" && l.reason == "untracked" && !loss) loss = &l;
-  ASSERT_NE(loss, nullptr) << "the untracked privilege change was not reported";
-  EXPECT_EQ(loss->stage, "kernel");
-  EXPECT_GE(loss->count, 1u);
-  EXPECT_LE(loss->events_before, marker_at) << "the loss must be announced before the next event";
-  EXPECT_GE(r.source->counters().priv_untracked, 1u);
+  close(ready[1]);
+  char ch = 0;
+  const bool started = read(ready[0], &ch, 1) == 1;
+  close(ready[0]);
+  if (!started) {
+    int status = 0;
+    waitpid(parker.pid, &status, 0);
+    parker.pid = -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << "no userfaultfd here";
+    FAIL() << "the parking process failed: status " << status;
+  }
+  int parked = 0;
+  for (uint64_t end = mono_ns() + 30'000'000'000ULL; mono_ns() < end; usleep(20'000))
+    if ((parked = threads_in_syscall(parker.pid, SYS_capset)) >= kParked) break;
+  ASSERT_EQ(parked, kParked) << "threads parked inside capset";
 
-  // Room again: the same change is reported.
-  for (uint32_t tid = 0x80000000u, i = 0; i < filled; tid++, i++) bpf_map_delete_elem(pending, &tid);
-  const pid_t seen_child = run_child();
-  RecordingEmitter em2;
-  ASSERT_TRUE(reap_and_drain(seen_child, *r.source, em2));
-  EXPECT_EQ(changes_of(em2, seen_child), 1u);
-  for (const auto& l : em2.lost) EXPECT_NE(l.reason, "untracked");
+  pid_t child = fork();
+  if (child == 0) {
+    prctl(PR_SET_NAME, "rwprivpark");
+    if (setresuid(65534, 65534, 65534) != 0) _exit(98);
+    _exit(0);
+  }
+  RecordingEmitter em;
+  ASSERT_TRUE(reap_and_drain(child, *r.source, em));
+  size_t changes = 0;
+  for (auto& e : em.events) {
+    auto ev = e.event();
+    if (ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child)) {
+      changes++;
+      EXPECT_EQ(ev.getKind().getPrivilegeChange().getOldUid(), 0u);
+      EXPECT_EQ(ev.getKind().getPrivilegeChange().getNewUid(), 65534u);
+    }
+  }
+  EXPECT_EQ(changes, 1u) << "the uid change was not reported while threads were parked";
+  for (const auto& l : em.lost) EXPECT_NE(l.reason, "untracked");
+  EXPECT_EQ(r.source->counters().priv_untracked, 0u);
+  kill(parker.pid, SIGKILL);  // wakes the parked threads (the fault wait is killable)
+}
+
+// An exec by a thread other than the leader: the thread takes over the leader's tid and start
+// time, so the privilege gain is reported under the identity the process has after the exec,
+// the same as its exec event's (the processor follows a thread's ids by that identity).
+TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
+  fs::path bin = dir_ / "rw-suid-thread";
+  fs::copy_file("/bin/true", bin);
+  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    pthread_t t;
+    auto run = [](void* path) -> void* {
+      execl(static_cast<const char*>(path), static_cast<const char*>(path), nullptr);
+      _exit(98);
+    };
+    if (pthread_create(&t, nullptr, run, const_cast<char*>(bin.c_str())) != 0) _exit(96);
+    pthread_join(t, nullptr);
+    _exit(95);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  auto evs = wait_for(
+      [&](Event::Reader ev) {
+        return ev.getPid() == static_cast<uint32_t>(child) &&
+               ((ev.getKind().isPrivilegeChange() && ev.getKind().getPrivilegeChange().getSyscall() == "exec") ||
+                ev.getKind().isProcessExec());
+      },
+      2);
+  ASSERT_EQ(evs.size(), 2u);
+  auto priv = evs[0].getKind().isPrivilegeChange() ? evs[0] : evs[1];
+  auto exec = evs[0].getKind().isProcessExec() ? evs[0] : evs[1];
+  ASSERT_TRUE(priv.getKind().isPrivilegeChange());
+  ASSERT_TRUE(exec.getKind().isProcessExec());
+  EXPECT_EQ(priv.getKind().getPrivilegeChange().getNewEuid(), 0u);
+  EXPECT_EQ(priv.getTid(), static_cast<uint32_t>(child));
+  EXPECT_EQ(exec.getTid(), static_cast<uint32_t>(child));
+  EXPECT_NE(priv.getThreadStartNs(), 0u);
+  EXPECT_EQ(priv.getThreadStartNs(), exec.getThreadStartNs());
+}
+
+// An exec that gains only an effective gid (a set-gid binary) passes the name filters too, and
+// the record shows the gid it gained.
+TEST_F(EbpfTest, SetgidExecPassesTheNameFiltersAndShowsTheGainedGid) {
+  rc::EbpfOptions o;
+  o.include_comms = {"rw-nobody-such"};
+  o.http_capture = false;
+  auto r = rc::EbpfSource::create(o, clock_);
+  ASSERT_TRUE(r) << r.error;
+  fs::path bin = dir_ / "rw-sgid-true";
+  fs::copy_file("/bin/true", bin);
+  ASSERT_EQ(chown(bin.c_str(), 0, 0), 0);
+  ASSERT_EQ(chmod(bin.c_str(), 02755), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    execl(bin.c_str(), bin.c_str(), nullptr);
+    _exit(98);
+  }
+  RecordingEmitter em;
+  ASSERT_TRUE(reap_and_drain(child, *r.source, em));
+  std::vector<Event::Reader> execs;
+  for (auto& e : em.events) {
+    auto ev = e.event();
+    if (ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child) &&
+        ev.getKind().getPrivilegeChange().getSyscall() == "exec")
+      execs.push_back(ev);
+  }
+  ASSERT_EQ(execs.size(), 1u) << "the set-gid exec was filtered out by name";
+  auto p = execs[0].getKind().getPrivilegeChange();
+  EXPECT_EQ(p.getSyscall(), "exec");
+  EXPECT_EQ(p.getOldEuid(), 65534u);
+  EXPECT_EQ(p.getNewEuid(), 65534u);
+  EXPECT_EQ(p.getOldGid(), 65534u);
+  EXPECT_EQ(p.getNewGid(), 65534u);
+  EXPECT_EQ(p.getOldEgid(), 65534u);
+  EXPECT_EQ(p.getNewEgid(), 0u);
+  EXPECT_EQ(text(p.getFilename()), bin.string());
 }
 
 // A privilege change that changes a uid passes the name (and cgroup) filters: exec renames a

@@ -207,5 +207,12 @@ def run(build_dir, wrapper, bounding, ambient, marker_dir, victim, copy):
     return 1 if failures else 0
 
 
+def _terminated(signum, _frame):
+    # meson ends a test that ran past its timeout with SIGTERM: unwind so the `finally` blocks
+    # and the Pipeline stop what this test started.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(main())
