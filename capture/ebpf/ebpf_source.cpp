@@ -354,6 +354,13 @@ struct EbpfSource::Impl {
   // slot_busy: HTTP requests never tracked; untracked: privilege changes whose old creds could
   // not be saved); invalid records.
   std::vector<std::vector<uint64_t>> reported;
+  // Privilege loss counters as read at the last periodic report that followed a complete drain:
+  // the next complete drain has handed over every record reserved before that read, so the
+  // losses up to it can be reported without overtaking an older record. (A loss reported ahead
+  // of the records before it would let the processor relearn a thread's old ids after it forgot
+  // them, and the thread's next record, its seq already reported, would then read as a change
+  // with none reported.) Same layout as `reported`.
+  std::vector<std::vector<uint64_t>> priv_settled;
   uint64_t reported_invalid = 0;
   int ncpus = 1;
 
@@ -377,7 +384,8 @@ struct EbpfSource::Impl {
   // make every later record scan every counter and report per CPU).
   void report_priv_losses();
   // Kernel losses of one kind and counter on one CPU (in one object's counters) not reported yet.
-  uint64_t take_losses(size_t concern, int cpu, int kind, int counter);
+  // `upto`: report no further than this counter value.
+  uint64_t take_losses(size_t concern, int cpu, int kind, int counter, uint64_t upto = UINT64_MAX);
   uint64_t kernel_counter(int kind, int counter) const;
 };
 
@@ -594,6 +602,7 @@ std::string EbpfSource::Impl::start_consumer() {
   }
   ncpus = std::clamp(libbpf_num_possible_cpus(), 1, RW_MAX_CPUS);
   reported.assign(concerns.size(), std::vector<uint64_t>(ncpus * RW_KIND_COUNT * RW_CNT_COUNT, 0));
+  priv_settled = reported;
   return {};
 }
 
@@ -730,8 +739,8 @@ EbpfCounters EbpfSource::counters() const {
   return out;
 }
 
-uint64_t EbpfSource::Impl::take_losses(size_t concern, int cpu, int kind, int counter) {
-  const uint64_t now = load_counter(concerns[concern].counters, cpu, kind, counter);
+uint64_t EbpfSource::Impl::take_losses(size_t concern, int cpu, int kind, int counter, uint64_t upto) {
+  const uint64_t now = std::min(load_counter(concerns[concern].counters, cpu, kind, counter), upto);
   uint64_t& seen = reported[concern][(cpu * RW_KIND_COUNT + kind) * RW_CNT_COUNT + counter];
   const uint64_t lost = now > seen ? now - seen : 0;
   seen = std::max(seen, now);
@@ -760,7 +769,16 @@ void EbpfSource::Impl::report_losses() {
     for (int cpu = 0; cpu < ncpus; cpu++) {
       for (int k = 0; k < RW_KIND_COUNT; k++) {
         for (auto [counter, reason] : kKernelLosses) {
-          if (uint64_t lost = take_losses(i, cpu, k, counter); lost > 0)
+          uint64_t upto = UINT64_MAX;
+          if (k == RW_KIND_PRIV) {
+            // Only what was counted before the previous complete drain's read (see priv_settled);
+            // a record after the loss reports it sooner, in order.
+            if (budget_exhausted) continue;
+            uint64_t& settled = priv_settled[i][(cpu * RW_KIND_COUNT + k) * RW_CNT_COUNT + counter];
+            upto = settled;
+            settled = load_counter(concerns[i].counters, cpu, k, counter);
+          }
+          if (uint64_t lost = take_losses(i, cpu, k, counter, upto); lost > 0)
             emitter->report_lost("kernel", reason, kKindNames[k], cpu, lost);
         }
       }

@@ -1245,8 +1245,9 @@ bool reap_and_drain(pid_t child, rc::EbpfSource& source, RecordingEmitter& em) {
 
 // A privilege-change record the full kernel ring had no room for is reported before any event
 // that follows it, even one that found room (a smaller record): the processor judges a thread's
-// uid continuity and must learn of the gap before it sees the thread's next event. The ring is
-// filled to an exact remainder: too small for a privilege record, large enough for file opens.
+// uid continuity and must learn of the gap before it sees the thread's next event, and not ahead
+// of the records from before it (it would relearn the old ids after forgetting them). The ring
+// is filled to an exact remainder: too small for a privilege record, large enough for file opens.
 TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
   constexpr uint32_t kRing = 64 * 1024;
   auto record = [](size_t data) { return (8 + data + 7) / 8 * 8; };  // ringbuf header + padding
@@ -1278,12 +1279,19 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
       _exit(0);
     }
     RecordingEmitter em;
-    ASSERT_TRUE(reap_and_drain(child, *r.source, em));
-    size_t fillers = 0, others = 0, first_marker = SIZE_MAX;
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    // A pump with no time left stops after its first batch of records, the older ones still
+    // queued: the periodic loss report must not overtake them.
+    r.source->pump(em, std::chrono::milliseconds(0));
+    ASSERT_LT(em.events.size(), fill) << "the first pump was meant to stop early";
+    for (int i = 0; i < 5; i++) r.source->pump(em, std::chrono::milliseconds(10));
+    size_t fillers = 0, others = 0, first_marker = SIZE_MAX, after_last_filler = 0;
     for (size_t i = 0; i < em.events.size(); i++) {
       auto ev = em.events[i].event();
       const std::string p = ev.getKind().isFileOpen() ? text(ev.getKind().getFileOpen().getPath()) : "";
-      if (p == filler) fillers++;
+      if (p == filler) fillers++, after_last_filler = i + 1;
       else if (p == marker && first_marker == SIZE_MAX) first_marker = i;
       else if (p != marker) others++;
     }
@@ -1299,6 +1307,8 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
     EXPECT_LE(priv_loss->events_before, first_marker)
         << "reported after " << priv_loss->events_before << " events, the first open after it was event "
         << first_marker;
+    EXPECT_GE(priv_loss->events_before, after_last_filler)
+        << "reported after " << priv_loss->events_before << " events, ahead of records from before the loss";
     break;
   }
 }
