@@ -46,9 +46,11 @@ struct {
   __type(value, __u8);
 } rw_comm_exclude SEC(".maps");
 
-/* Count of privilege-change records lost to a full ring (see rw_envelope.priv_lost_seq). */
+/* Count of privilege-change records lost (see rw_envelope.priv_lost_seq). Mapped by the consumer,
+ * which reads it after giving up the bpf() syscall. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, __u64);

@@ -38,7 +38,7 @@ enum rw_counter {
   RW_CNT_FILTERED = 2,     /* dropped by configured in-kernel filters (policy, not loss) */
   RW_CNT_SLOT_BUSY = 3,    /* http: pending slot contended, request not tracked */
   RW_CNT_EVICTED = 4,      /* http: a pending request displaced by a colliding one (emitted) */
-  RW_CNT_UNTRACKED = 5,    /* priv: a syscall's old creds could not be saved (table full): lost */
+  RW_CNT_UNTRACKED = 5,    /* priv: a syscall's old creds could not be saved (no storage): lost */
   RW_CNT_COUNT = 6,
 };
 

@@ -13,7 +13,9 @@
 
 struct priv_saved {
   struct rw_creds creds;
-  __u64 armed; /* set at syscall entry, cleared at its exit */
+  __u32 armed;   /* set at syscall entry, cleared at its exit */
+  __u32 syscall; /* the call that saved them: an entry seen while the hooks were being attached,
+                  * whose exit was not, must not stand in for another call's */
 };
 
 struct {
@@ -50,7 +52,7 @@ static __always_inline bool priv__uid_changed(const struct rw_creds *a, const st
   return a->uid != b->uid || a->euid != b->euid;
 }
 
-static __always_inline int priv__enter(void) {
+static __always_inline int priv__enter(__u32 syscall) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct priv_saved *slot =
       bpf_task_storage_get(&priv_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -62,6 +64,7 @@ static __always_inline int priv__enter(void) {
     return 0;
   }
   priv__read_creds(&slot->creds);
+  slot->syscall = syscall;
   slot->armed = 1;
   return 0;
 }
@@ -70,8 +73,9 @@ static __always_inline int priv__exit(__u32 syscall, long ret) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct priv_saved *slot = bpf_task_storage_get(&priv_pending, task, 0, 0);
   if (!slot || !slot->armed) return 0; /* entered before we attached, or the slot was refused */
-  struct rw_creds saved = slot->creds;
   slot->armed = 0;
+  if (slot->syscall != syscall) return 0; /* entered before this exit hook was attached */
+  struct rw_creds saved = slot->creds;
   struct rw_creds now;
   priv__read_creds(&now);
   if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(&saved, &now))) return 0;
@@ -91,7 +95,7 @@ static __always_inline int priv__exit(__u32 syscall, long ret) {
 
 #define RW_PRIV_HOOKS(name, id)                                                   \
   SEC("tracepoint/syscalls/sys_enter_" #name)                                     \
-  int priv_##name##_enter(void *ctx) { return priv__enter(); }                    \
+  int priv_##name##_enter(void *ctx) { return priv__enter(id); }                    \
   SEC("tracepoint/syscalls/sys_exit_" #name)                                      \
   int priv_##name##_exit(struct trace_event_raw_sys_exit *ctx) {                  \
     return priv__exit(id, ctx->ret);                                              \

@@ -173,7 +173,10 @@ int run(const ringward::ChildArgs& args, const ringward::Config& cfg) {
   // Graceful stop: take what the kernel ring still holds (it dies with this process), hand over
   // what waits, bounded in time, and count what could not be handed over. (The synthetic source
   // makes what is still queued again at the next start: synthetic_index excludes it.)
-  if (source_open && !regenerates) source->pump(emitter, std::chrono::milliseconds(20));
+  if (source_open && !regenerates) {
+    source->pump(emitter, std::chrono::milliseconds(20));
+    source->finish(emitter);
+  }
   for (int i = 0; i < 100 && emitter.saturated(); ++i) {
     if (!emitter.drain()) ring.wait_for_space(4096, 20'000'000);
   }

@@ -37,6 +37,9 @@ class EventSource {
   // Moves events into `out` for at most `budget`; returns false once the source is exhausted
   // (a synthetic source that reached its count). Must not block longer than `budget`.
   virtual bool pump(Emitter& out, std::chrono::milliseconds budget) = 0;
+  // The last call before the source is destroyed, after the last pump: hand over what is left
+  // with no later chance (losses held back for ordering, say). Must not block for long.
+  virtual void finish(Emitter&) {}
   // Names of optional hooks that are active (e.g. "uprobe:libssl", "tracepoint:openat2").
   virtual std::vector<std::string> active_hooks() const { return {}; }
 };

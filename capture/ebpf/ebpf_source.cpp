@@ -111,7 +111,7 @@ std::string check_kernel_support() {
   // set*id and capset keep a thread's old ids in its own task storage from entry to exit.
   r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nullptr);
   if (r != 1)
-    return std::string("kernel lacks bpf_task_storage_get for tracepoint programs (Linux 5.11+)") +
+    return std::string("kernel lacks bpf_task_storage_get for tracepoint programs (Linux 5.13+)") +
            (r < 0 ? " (probe failed: " + errno_text(-r) + ")" : "");
   return {};
 }
@@ -203,7 +203,7 @@ std::vector<std::string> find_libssls(const std::string& configured) {
   return out;
 }
 
-// Owns one mmapped region (the pending-HTTP table).
+// Owns one mmapped region (the pending-HTTP table, the lost-privilege count).
 class Mapping {
  public:
   Mapping() = default;
@@ -314,10 +314,21 @@ struct EbpfSource::Impl {
   std::vector<Concern> concerns;
   // fds of the maps every object shares, from the first object that defines them.
   int events_fd = -1, incl_fd = -1, excl_fd = -1, slots_fd = -1, lost_seq_fd = -1, cgroups_fd = -1;
-  // priv_lost_seq of the last record handled: a record past it reports the losses first.
-  uint32_t priv_lost_seq = 0;
+  // Privilege-change losses are reported in the order of rw_lost_seq, which the kernel moves
+  // once per loss, after counting it: a record carries the value it read, so the losses up to
+  // that value happened before it, and the ones after it did not. `priv_reported_seq`: losses
+  // reported so far. `priv_settled_seq`: the value read at the last periodic report that
+  // followed a complete drain; the next complete drain has handed over every record reserved
+  // before that read, so losses up to it can be reported with no record to carry them (a
+  // quiet system) without overtaking an older record. (A loss reported ahead of records from
+  // before it would let the processor relearn a thread's old ids after it forgot them, and the
+  // thread's next record, its loss already reported, would read as an unreported change.)
+  uint32_t priv_reported_seq = 0;
+  uint32_t priv_settled_seq = 0;
   ring_buffer* ring = nullptr;
   Mapping slots_mapping;
+  Mapping lost_seq_mapping;
+  const uint64_t* lost_seq = nullptr;  // rw_lost_seq[0], mapped
   rw_http_slot* slots = nullptr;
   std::string tracefs;
   std::vector<std::string> missing_hooks;
@@ -354,13 +365,6 @@ struct EbpfSource::Impl {
   // slot_busy: HTTP requests never tracked; untracked: privilege changes whose old creds could
   // not be saved); invalid records.
   std::vector<std::vector<uint64_t>> reported;
-  // Privilege loss counters as read at the last periodic report that followed a complete drain:
-  // the next complete drain has handed over every record reserved before that read, so the
-  // losses up to it can be reported without overtaking an older record. (A loss reported ahead
-  // of the records before it would let the processor relearn a thread's old ids after it forgot
-  // them, and the thread's next record, its seq already reported, would then read as a change
-  // with none reported.) Same layout as `reported`.
-  std::vector<std::vector<uint64_t>> priv_settled;
   uint64_t reported_invalid = 0;
   int ncpus = 1;
 
@@ -379,13 +383,14 @@ struct EbpfSource::Impl {
                    bool timed_out_by_sweep);
   void sweep_http(uint64_t now_ns);
   void report_losses();
-  // From the record callback, when a record says privilege records were lost before it: only
-  // those losses, summed over CPUs into one report (a flood of lost privilege records must not
-  // make every later record scan every counter and report per CPU).
-  void report_priv_losses();
-  // Kernel losses of one kind and counter on one CPU (in one object's counters) not reported yet.
-  // `upto`: report no further than this counter value.
-  uint64_t take_losses(size_t concern, int cpu, int kind, int counter, uint64_t upto = UINT64_MAX);
+  // Privilege-change losses up to `seq` not reported yet (see priv_reported_seq), summed over CPUs
+  // into one report per reason (a flood of them must not make every later record scan every
+  // counter and report per CPU).
+  void report_priv_losses(uint32_t seq);
+  uint32_t read_lost_seq() const;
+  // Kernel losses of one kind and counter on one CPU (in one object's counters) not reported yet,
+  // at most `max` of them.
+  uint64_t take_losses(size_t concern, int cpu, int kind, int counter, uint64_t max = UINT64_MAX);
   uint64_t kernel_counter(int kind, int counter) const;
 };
 
@@ -600,9 +605,15 @@ std::string EbpfSource::Impl::start_consumer() {
     slots_mapping = Mapping(p, size);
     slots = static_cast<rw_http_slot*>(p);
   }
+  if (lost_seq_fd >= 0) {
+    const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, lost_seq_fd, 0);
+    if (p == MAP_FAILED) return "mmap lost-privilege count: " + errno_text(errno);
+    lost_seq_mapping = Mapping(p, size);
+    lost_seq = static_cast<const uint64_t*>(p);
+  }
   ncpus = std::clamp(libbpf_num_possible_cpus(), 1, RW_MAX_CPUS);
   reported.assign(concerns.size(), std::vector<uint64_t>(ncpus * RW_KIND_COUNT * RW_CNT_COUNT, 0));
-  priv_settled = reported;
   return {};
 }
 
@@ -739,12 +750,17 @@ EbpfCounters EbpfSource::counters() const {
   return out;
 }
 
-uint64_t EbpfSource::Impl::take_losses(size_t concern, int cpu, int kind, int counter, uint64_t upto) {
-  const uint64_t now = std::min(load_counter(concerns[concern].counters, cpu, kind, counter), upto);
+uint64_t EbpfSource::Impl::take_losses(size_t concern, int cpu, int kind, int counter, uint64_t max) {
+  const uint64_t now = load_counter(concerns[concern].counters, cpu, kind, counter);
   uint64_t& seen = reported[concern][(cpu * RW_KIND_COUNT + kind) * RW_CNT_COUNT + counter];
-  const uint64_t lost = now > seen ? now - seen : 0;
-  seen = std::max(seen, now);
+  const uint64_t lost = std::min(now > seen ? now - seen : 0, max);
+  seen += lost;
   return lost;
+}
+
+uint32_t EbpfSource::Impl::read_lost_seq() const {
+  if (!lost_seq) return priv_reported_seq;
+  return static_cast<uint32_t>(std::atomic_ref<const uint64_t>(*lost_seq).load(std::memory_order_acquire));
 }
 
 // Why the kernel lost records, per counter (only the loss counters).
@@ -752,14 +768,19 @@ constexpr std::pair<int, const char*> kKernelLosses[] = {
     {RW_CNT_RINGBUF_FULL, "ringbuf_full"},
     // A request whose pending slot was contended is never tracked: its exchange is lost.
     {RW_CNT_SLOT_BUSY, "http_slot_busy"},
-    // A privilege change whose old creds found no room in the pending table: never reported.
+    // A privilege change whose old creds the kernel gave no storage: never reported.
     {RW_CNT_UNTRACKED, "untracked"}};
 
-void EbpfSource::Impl::report_priv_losses() {
+void EbpfSource::Impl::report_priv_losses(uint32_t seq) {
+  const int32_t due = static_cast<int32_t>(seq - priv_reported_seq);
+  if (due <= 0) return;  // an HTTP record carries its request's older value
+  uint64_t left = static_cast<uint64_t>(due);
   for (auto [counter, reason] : kKernelLosses) {
     uint64_t lost = 0;
     for (size_t i = 0; i < concerns.size(); i++)
-      for (int cpu = 0; cpu < ncpus; cpu++) lost += take_losses(i, cpu, RW_KIND_PRIV, counter);
+      for (int cpu = 0; cpu < ncpus; cpu++) lost += take_losses(i, cpu, RW_KIND_PRIV, counter, left - lost);
+    left -= lost;
+    priv_reported_seq += static_cast<uint32_t>(lost);
     if (lost > 0) emitter->report_lost("kernel", reason, kKindNames[RW_KIND_PRIV], -1, lost);
   }
 }
@@ -768,21 +789,19 @@ void EbpfSource::Impl::report_losses() {
   for (size_t i = 0; i < concerns.size(); i++) {
     for (int cpu = 0; cpu < ncpus; cpu++) {
       for (int k = 0; k < RW_KIND_COUNT; k++) {
+        if (k == RW_KIND_PRIV) continue;  // in seq order, below
         for (auto [counter, reason] : kKernelLosses) {
-          uint64_t upto = UINT64_MAX;
-          if (k == RW_KIND_PRIV) {
-            // Only what was counted before the previous complete drain's read (see priv_settled);
-            // a record after the loss reports it sooner, in order.
-            if (budget_exhausted) continue;
-            uint64_t& settled = priv_settled[i][(cpu * RW_KIND_COUNT + k) * RW_CNT_COUNT + counter];
-            upto = settled;
-            settled = load_counter(concerns[i].counters, cpu, k, counter);
-          }
-          if (uint64_t lost = take_losses(i, cpu, k, counter, upto); lost > 0)
+          if (uint64_t lost = take_losses(i, cpu, k, counter); lost > 0)
             emitter->report_lost("kernel", reason, kKindNames[k], cpu, lost);
         }
       }
     }
+  }
+  // Privilege losses with no record after them yet: only those settled by a complete drain
+  // (see priv_settled_seq); a record after a loss reports it sooner, in order.
+  if (!budget_exhausted) {
+    report_priv_losses(priv_settled_seq);
+    priv_settled_seq = read_lost_seq();
   }
   // Records the kernel submitted that could not be decoded (short, wrong layout or kind).
   if (invalid_records > reported_invalid) {
@@ -816,6 +835,18 @@ bool EbpfSource::pump(Emitter& out, std::chrono::milliseconds budget) {
   }
   s.emitter = nullptr;
   return true;
+}
+
+void EbpfSource::finish(Emitter& out) {
+  Impl& s = *impl_;
+  s.emitter = &out;
+  s.deadline_ns = s.clock.mono_ns() + 20'000'000ULL;
+  s.budget_exhausted = false;
+  s.consumed_in_call = 0;
+  ring_buffer__consume(s.ring);
+  s.report_losses();
+  s.report_priv_losses(s.read_lost_seq());
+  s.emitter = nullptr;
 }
 
 int EbpfSource::Impl::on_record(void* ctx, void* data, size_t size) {
@@ -953,10 +984,7 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
   }
   // A privilege change was lost since the last record: say so before this one (an HTTP record
   // carries its request's older value and never moves it back).
-  if (static_cast<int32_t>(env.priv_lost_seq - priv_lost_seq) > 0) {
-    report_priv_losses();
-    priv_lost_seq = env.priv_lost_seq;
-  }
+  if (static_cast<int32_t>(env.priv_lost_seq - priv_reported_seq) > 0) report_priv_losses(env.priv_lost_seq);
   auto need = [&](size_t n) {
     if (size >= n) return true;
     invalid_records++;

@@ -89,6 +89,9 @@ class EbpfSource final : public EventSource {
   EbpfSource& operator=(const EbpfSource&) = delete;
 
   bool pump(Emitter& out, std::chrono::milliseconds budget) override;
+  // One more drain, then every loss counted so far, privilege losses included (nothing follows
+  // that they could overtake).
+  void finish(Emitter& out) override;
   std::vector<std::string> active_hooks() const override;
   // Kernel counters are read from mmapped memory; cheap, callable any time.
   EbpfCounters counters() const;
