@@ -114,10 +114,11 @@ RW_PRIV_HOOKS(capset, RW_PRIV_CAPSET)
  * is judged by would be the one it is leaving (the old program's) or one it chose (the new
  * file's), and a gain of privilege is what the stream exists to show. The identity is the one
  * the process has after the exec: a thread other than the leader that execs takes over the
- * leader's tid and start time (de_thread), so the record is the leader's. */
+ * leader's tid and start time (de_thread), so the record is the leader's. `always`: emit it even
+ * without a gain (the identity changes ids another way, see priv_prepare_exec). */
 static __always_inline int priv__exec_record(const struct rw_creds *saved, const struct rw_creds *now,
-                                             struct linux_binprm *bprm) {
-  if (now->euid == saved->euid && now->egid == saved->egid &&
+                                             struct linux_binprm *bprm, bool always) {
+  if (!always && now->euid == saved->euid && now->egid == saved->egid &&
       (now->cap_effective & ~saved->cap_effective) == 0)
     return 0;
   if (!filter__current_as(RW_KIND_PRIV, true)) return 0;
@@ -150,7 +151,18 @@ int BPF_PROG(priv_prepare_exec, struct task_struct *task, struct linux_binprm *b
   struct rw_creds saved, now;
   priv__read_creds(&saved);
   priv__creds_of(BPF_CORE_READ(bprm, cred), &now);
-  return priv__exec_record(&saved, &now, bprm);
+  /* A thread other than the leader may hold other ids than the leader (a raw per-thread
+   * set*id, reported under its own identity). After the exec it is the process under the
+   * leader's identity, so that identity's ids change even when the exec itself gains nothing:
+   * reported from the leader's ids. */
+  struct task_struct *cur = bpf_get_current_task_btf();
+  struct task_struct *leader = cur->group_leader;
+  if (leader && leader != cur) {
+    struct rw_creds lc;
+    priv__creds_of(BPF_CORE_READ(leader, cred), &lc);
+    if (lc.uid != saved.uid || lc.euid != saved.euid) return priv__exec_record(&lc, &now, bprm, true);
+  }
+  return priv__exec_record(&saved, &now, bprm, false);
 }
 
 /* Before 6.10 (the loader leaves these three out when the hook above exists): the creds saved
@@ -178,5 +190,5 @@ int BPF_PROG(priv_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
   bpf_map_delete_elem(&priv_exec_pending, &tgid);
   struct rw_creds now;
   priv__read_creds(&now);
-  return priv__exec_record(&saved, &now, bprm);
+  return priv__exec_record(&saved, &now, bprm, false);
 }

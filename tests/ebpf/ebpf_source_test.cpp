@@ -1514,6 +1514,55 @@ TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
   EXPECT_EQ(priv.getThreadStartNs(), exec.getThreadStartNs());
 }
 
+// A thread that became root on its own (a raw per-thread setresuid, reported under its own
+// identity) while the leader stayed unprivileged, then execs a plain binary: the exec gains
+// nothing, but the process identity it takes over goes from the leader's ids to root, and that
+// is reported (or the processor, which knew the leader as uid 1000, would see an unreported
+// change).
+TEST_F(EbpfTest, ExecByAThreadHoldingOtherIdsThanTheLeaderIsReported) {
+  auto hooks = source_->active_hooks();
+  if (std::find(hooks.begin(), hooks.end(), "tp_btf:sched_prepare_exec") == hooks.end())
+    GTEST_SKIP() << "kernel without sched_prepare_exec";
+  fs::path bin = dir_ / "rw-thread-true";
+  fs::copy_file("/bin/true", bin);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresuid(1000, 1000, 0) != 0) _exit(97);  // one thread yet: the whole process
+    pthread_t t;
+    auto run = [](void* path) -> void* {
+      if (syscall(SYS_setresuid, 0, 0, 0) != 0) _exit(94);  // this thread only
+      execl(static_cast<const char*>(path), static_cast<const char*>(path), nullptr);
+      _exit(98);
+    };
+    if (pthread_create(&t, nullptr, run, const_cast<char*>(bin.c_str())) != 0) _exit(96);
+    pthread_join(t, nullptr);
+    _exit(95);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  auto evs = wait_for(
+      [&](Event::Reader ev) {
+        return ev.getPid() == static_cast<uint32_t>(child) &&
+               ((ev.getKind().isPrivilegeChange() && ev.getKind().getPrivilegeChange().getSyscall() == "exec") ||
+                ev.getKind().isProcessExec());
+      },
+      2);
+  ASSERT_EQ(evs.size(), 2u) << "no privilege record for the exec";
+  auto priv = evs[0].getKind().isPrivilegeChange() ? evs[0] : evs[1];
+  auto exec = evs[0].getKind().isProcessExec() ? evs[0] : evs[1];
+  ASSERT_TRUE(priv.getKind().isPrivilegeChange());
+  auto p = priv.getKind().getPrivilegeChange();
+  EXPECT_EQ(p.getOldUid(), 1000u);
+  EXPECT_EQ(p.getOldEuid(), 1000u);
+  EXPECT_EQ(p.getNewUid(), 0u);
+  EXPECT_EQ(p.getNewEuid(), 0u);
+  EXPECT_EQ(priv.getTid(), static_cast<uint32_t>(child));
+  EXPECT_EQ(priv.getThreadStartNs(), exec.getThreadStartNs());
+  EXPECT_EQ(exec.getUid(), 0u);
+}
+
 // An exec that gains only an effective gid (a set-gid binary) passes the name filters too, and
 // the record shows the gid it gained.
 TEST_F(EbpfTest, SetgidExecPassesTheNameFiltersAndShowsTheGainedGid) {
