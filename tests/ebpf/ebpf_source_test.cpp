@@ -36,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -163,6 +164,21 @@ class EbpfTest : public ::testing::Test {
   }
 
   Priority priority_of(Event::Reader ev) { return ev.getPriority(); }
+
+  // `child`'s exec privilege record and exec event, each empty when it did not arrive in 5 s.
+  std::pair<std::optional<Event::Reader>, std::optional<Event::Reader>> exec_records_of(pid_t child) {
+    std::optional<Event::Reader> priv, exec;
+    for (auto ev : wait_for(
+             [&](Event::Reader ev) {
+               return ev.getPid() == static_cast<uint32_t>(child) &&
+                      ((ev.getKind().isPrivilegeChange() &&
+                        ev.getKind().getPrivilegeChange().getSyscall() == "exec") ||
+                       ev.getKind().isProcessExec());
+             },
+             2))
+      (ev.getKind().isProcessExec() ? exec : priv) = ev;
+    return {priv, exec};
+  }
 
   // `child`, running as nobody, exec'd the set-uid-root copy `bin`: one Critical exec
   // privilege change from euid 65534 to 0, the real uid kept.
@@ -1472,19 +1488,18 @@ TEST_F(EbpfTest, ThreadsParkedInsideCapsetCannotCrowdOutAnotherThreadsChange) {
   kill(parker.pid, SIGKILL);  // wakes the parked threads (the fault wait is killable)
 }
 
-// An exec by a thread other than the leader: the thread takes over the leader's tid and start
-// time, so the privilege gain is reported under the identity the process has after the exec,
-// the same as its exec event's (the processor follows a thread's ids by that identity).
-TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
-  fs::path bin = dir_ / "rw-suid-thread";
-  fs::copy_file("/bin/true", bin);
-  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
-  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+// Forks a child that runs `whole` while it has one thread (its set*id calls change the whole
+// process), then starts a second thread that runs `own` (its raw set*id calls change that
+// thread only) and execs `bin`; reaps it and returns its pid, or -1 when it did not exit 0.
+pid_t exec_from_second_thread(const fs::path& bin, bool (*whole)(), bool (*own)()) {
+  static bool (*thread_own)();
+  thread_own = own;
   pid_t child = fork();
   if (child == 0) {
-    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    if (!whole()) _exit(97);
     pthread_t t;
     auto run = [](void* path) -> void* {
+      if (!thread_own()) _exit(94);
       execl(static_cast<const char*>(path), static_cast<const char*>(path), nullptr);
       _exit(98);
     };
@@ -1494,24 +1509,29 @@ TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
   }
   int status = 0;
   waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-  auto evs = wait_for(
-      [&](Event::Reader ev) {
-        return ev.getPid() == static_cast<uint32_t>(child) &&
-               ((ev.getKind().isPrivilegeChange() && ev.getKind().getPrivilegeChange().getSyscall() == "exec") ||
-                ev.getKind().isProcessExec());
-      },
-      2);
-  ASSERT_EQ(evs.size(), 2u);
-  auto priv = evs[0].getKind().isPrivilegeChange() ? evs[0] : evs[1];
-  auto exec = evs[0].getKind().isProcessExec() ? evs[0] : evs[1];
-  ASSERT_TRUE(priv.getKind().isPrivilegeChange());
-  ASSERT_TRUE(exec.getKind().isProcessExec());
-  EXPECT_EQ(priv.getKind().getPrivilegeChange().getNewEuid(), 0u);
-  EXPECT_EQ(priv.getTid(), static_cast<uint32_t>(child));
-  EXPECT_EQ(exec.getTid(), static_cast<uint32_t>(child));
-  EXPECT_NE(priv.getThreadStartNs(), 0u);
-  EXPECT_EQ(priv.getThreadStartNs(), exec.getThreadStartNs());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? child : -1;
+}
+
+// An exec by a thread other than the leader: the thread takes over the leader's tid and start
+// time, so the privilege gain is reported under the identity the process has after the exec,
+// the same as its exec event's (the processor follows a thread's ids by that identity).
+TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
+  fs::path bin = dir_ / "rw-suid-thread";
+  fs::copy_file("/bin/true", bin);
+  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  const pid_t child = exec_from_second_thread(
+      bin, [] { return setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0; },
+      [] { return true; });
+  ASSERT_GT(child, 0);
+  auto [priv, exec] = exec_records_of(child);
+  ASSERT_TRUE(priv && exec) << "privilege record " << !!priv << ", exec " << !!exec;
+  EXPECT_EQ(priv->getKind().getPrivilegeChange().getNewEuid(), 0u);
+  EXPECT_EQ(priv->getTid(), static_cast<uint32_t>(child));
+  EXPECT_EQ(exec->getTid(), static_cast<uint32_t>(child));
+  EXPECT_NE(priv->getThreadStartNs(), 0u);
+  EXPECT_EQ(priv->getThreadStartNs(), exec->getThreadStartNs());
 }
 
 // A thread that became root on its own (a raw per-thread setresuid, reported under its own
@@ -1526,41 +1546,20 @@ TEST_F(EbpfTest, ExecByAThreadHoldingOtherIdsThanTheLeaderIsReported) {
   fs::path bin = dir_ / "rw-thread-true";
   fs::copy_file("/bin/true", bin);
   ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
-  pid_t child = fork();
-  if (child == 0) {
-    if (setresuid(1000, 1000, 0) != 0) _exit(97);  // one thread yet: the whole process
-    pthread_t t;
-    auto run = [](void* path) -> void* {
-      if (syscall(SYS_setresuid, 0, 0, 0) != 0) _exit(94);  // this thread only
-      execl(static_cast<const char*>(path), static_cast<const char*>(path), nullptr);
-      _exit(98);
-    };
-    if (pthread_create(&t, nullptr, run, const_cast<char*>(bin.c_str())) != 0) _exit(96);
-    pthread_join(t, nullptr);
-    _exit(95);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-  auto evs = wait_for(
-      [&](Event::Reader ev) {
-        return ev.getPid() == static_cast<uint32_t>(child) &&
-               ((ev.getKind().isPrivilegeChange() && ev.getKind().getPrivilegeChange().getSyscall() == "exec") ||
-                ev.getKind().isProcessExec());
-      },
-      2);
-  ASSERT_EQ(evs.size(), 2u) << "no privilege record for the exec";
-  auto priv = evs[0].getKind().isPrivilegeChange() ? evs[0] : evs[1];
-  auto exec = evs[0].getKind().isProcessExec() ? evs[0] : evs[1];
-  ASSERT_TRUE(priv.getKind().isPrivilegeChange());
-  auto p = priv.getKind().getPrivilegeChange();
+  const pid_t child = exec_from_second_thread(
+      bin, [] { return setresuid(1000, 1000, 0) == 0; },
+      [] { return syscall(SYS_setresuid, 0, 0, 0) == 0; });
+  ASSERT_GT(child, 0);
+  auto [priv, exec] = exec_records_of(child);
+  ASSERT_TRUE(priv && exec) << "privilege record " << !!priv << ", exec " << !!exec;
+  auto p = priv->getKind().getPrivilegeChange();
   EXPECT_EQ(p.getOldUid(), 1000u);
   EXPECT_EQ(p.getOldEuid(), 1000u);
   EXPECT_EQ(p.getNewUid(), 0u);
   EXPECT_EQ(p.getNewEuid(), 0u);
-  EXPECT_EQ(priv.getTid(), static_cast<uint32_t>(child));
-  EXPECT_EQ(priv.getThreadStartNs(), exec.getThreadStartNs());
-  EXPECT_EQ(exec.getUid(), 0u);
+  EXPECT_EQ(priv->getTid(), static_cast<uint32_t>(child));
+  EXPECT_EQ(priv->getThreadStartNs(), exec->getThreadStartNs());
+  EXPECT_EQ(exec->getUid(), 0u);
 }
 
 // An exec that gains only an effective gid (a set-gid binary) passes the name filters too, and
