@@ -70,15 +70,21 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
  * the process lives on). The event names the process (its leader's comm), not the thread that
  * happened to end last ("GC Thread#0"), and the filters judge that name. */
 static __always_inline int process__exit(struct task_struct *task) {
+  /* Judged before a reservation: a record reserved and then discarded holds ring space until
+   * the consumer passes it, and when the ring is full, a filtered exit must count as filtered,
+   * not as lost. */
+  struct task_struct *leader = task->group_leader;
+  struct task_struct *parent = task->real_parent;
+  char comm[RW_COMM_LEN];
+  task__comm(comm, leader ? leader : task);
+  if (!filter__pass(task->tgid, parent ? parent->tgid : 0, (__u32)bpf_get_current_uid_gid(), comm)) {
+    counters__inc(RW_KIND_EXIT, RW_CNT_FILTERED);
+    return 0;
+  }
   struct rw_exit *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_EXIT);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_EXIT);
-  struct task_struct *leader = task->group_leader;
-  if (leader) task__comm(rec->env.comm, leader);
-  if (!filter__envelope(&rec->env, RW_KIND_EXIT)) {
-    bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
-    return 0;
-  }
+  __builtin_memcpy(rec->env.comm, comm, RW_COMM_LEN);
   /* do_exit stores the wait()-style status in exit_code before this tracepoint; for a group
    * exit signal->group_exit_code holds the authoritative value. */
   int code = BPF_CORE_READ(task, exit_code);

@@ -1259,6 +1259,28 @@ bool reap_and_drain(pid_t child, rc::EbpfSource& source, RecordingEmitter& em) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// A source on a 64 KiB kernel ring that passes only processes named `comm`, and the file-open
+// path whose record takes exactly 128 bytes of it.
+struct SmallRing {
+  static constexpr uint32_t kBytes = 64 * 1024;
+  static constexpr size_t kOpenRecord = 128;
+  // A reservation may take the ring up to one byte short of full.
+  static constexpr size_t kOpensThatFit = (kBytes - 1) / kOpenRecord;
+  static constexpr size_t kPathLen = kOpenRecord - 8 - offsetof(rw_file_open, path) - 1;  // + NUL
+  std::string filler = std::string(kPathLen, 'f');
+  rc::EbpfOpenResult r;
+};
+
+SmallRing small_ring_source(const char* comm, const ringward::Clock& clock) {
+  SmallRing ring;
+  rc::EbpfOptions o;
+  o.include_comms = {comm};
+  o.http_capture = false;
+  o.ring_buffer_bytes = SmallRing::kBytes;
+  ring.r = rc::EbpfSource::create(o, clock);
+  return ring;
+}
+
 // A privilege-change record the full kernel ring had no room for is reported before any event
 // that follows it, even one that found room (a smaller record): the processor judges a thread's
 // uid continuity and must learn of the gap before it sees the thread's next event, and not ahead
@@ -1267,26 +1289,19 @@ bool reap_and_drain(pid_t child, rc::EbpfSource& source, RecordingEmitter& em) {
 // change, two opens, a second lost change, a last open. Each loss must be reported between the
 // records around it, whether the report comes from the next record or from the periodic check.
 TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
-  constexpr uint32_t kRing = 64 * 1024;
   auto record = [](size_t data) { return (8 + data + 7) / 8 * 8; };  // ringbuf header + padding
-  const size_t open_rec = 128;
-  const size_t path_len = open_rec - 8 - offsetof(rw_file_open, path) - 1;  // NUL-terminated
-  ASSERT_EQ(record(offsetof(rw_file_open, path) + path_len + 1), open_rec);
-  const size_t priv_rec = record(sizeof(rw_priv));
-  // A reservation may take the ring up to one byte short of full: 3 opens of room are left,
-  // less than one privilege record.
-  const size_t fill = (kRing - 1) / open_rec - 3;
-  ASSERT_LT(kRing - 1 - fill * open_rec, priv_rec);
+  const size_t path_len = SmallRing::kPathLen;
+  ASSERT_EQ(record(offsetof(rw_file_open, path) + path_len + 1), SmallRing::kOpenRecord);
+  // 3 opens of room are left, less than one privilege record.
+  const size_t fill = SmallRing::kOpensThatFit - 3;
+  ASSERT_LT(SmallRing::kBytes - 1 - fill * SmallRing::kOpenRecord, record(sizeof(rw_priv)));
   // Uid-changing privilege records of other processes pass the name filter and would take ring
   // space the arithmetic counts on: such an attempt is not judged, the next one is.
   for (int attempt = 1;; attempt++) {
-    rc::EbpfOptions o;
-    o.include_comms = {"rwprivlost"};
-    o.http_capture = false;
-    o.ring_buffer_bytes = kRing;
-    auto r = rc::EbpfSource::create(o, clock_);
+    SmallRing ring = small_ring_source("rwprivlost", clock_);
+    auto& r = ring.r;
     ASSERT_TRUE(r) << r.error;
-    const std::string filler(path_len, 'f');
+    const std::string& filler = ring.filler;
     const std::string marker[3] = {"a" + std::string(path_len - 1, 'k'), "b" + std::string(path_len - 1, 'k'),
                                    "c" + std::string(path_len - 1, 'k')};
     pid_t child = fork();
@@ -1315,7 +1330,7 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
     for (size_t i = 0; i < em.events.size(); i++) {
       auto ev = em.events[i].event();
       const std::string p = ev.getKind().isFileOpen() ? text(ev.getKind().getFileOpen().getPath()) : "";
-      bool mine = false;
+      bool mine = ev.getKind().isProcessExit() && ev.getPid() == static_cast<uint32_t>(child);
       for (int m = 0; m < 3; m++)
         if (p == marker[m]) at[m] = i, mine = true;
       if (p == filler) fillers++, after_last_filler = i + 1;
@@ -1343,17 +1358,11 @@ TEST_F(EbpfTest, LostPrivilegeChangeIsReportedBeforeTheEventsAfterIt) {
 // A lost privilege change with no record after it (the ring stays full to the end) is held back
 // until a complete drain settles it; when capture stops, finish() reports it.
 TEST_F(EbpfTest, LostPrivilegeChangeWithNothingAfterItIsReportedAtFinish) {
-  constexpr uint32_t kRing = 64 * 1024;
-  const size_t open_rec = 128;
-  const size_t path_len = open_rec - 8 - offsetof(rw_file_open, path) - 1;
-  const size_t fill = (kRing - 1) / open_rec;  // full: not even the exit record finds room
-  rc::EbpfOptions o;
-  o.include_comms = {"rwprivlast"};
-  o.http_capture = false;
-  o.ring_buffer_bytes = kRing;
-  auto r = rc::EbpfSource::create(o, clock_);
+  const size_t fill = SmallRing::kOpensThatFit;  // full
+  SmallRing ring = small_ring_source("rwprivlast", clock_);
+  auto& r = ring.r;
   ASSERT_TRUE(r) << r.error;
-  const std::string filler(path_len, 'f');
+  const std::string& filler = ring.filler;
   int done[2];
   ASSERT_EQ(pipe(done), 0);
   // The child stays alive until finish() ran: its exit record would carry the loss in-band.
@@ -1388,6 +1397,41 @@ TEST_F(EbpfTest, LostPrivilegeChangeWithNothingAfterItIsReportedAtFinish) {
                text(e.event().getKind().getFileOpen().getPath()) == filler;
   EXPECT_LE(fillers, fill);
   EXPECT_GT(fillers, 64u) << "finish() drains what the ring still holds";
+}
+
+// While the kernel ring is full, the exit of a process the filters leave out counts as filtered,
+// not as lost: it is judged before it asks for ring space.
+TEST_F(EbpfTest, FilteredExitsWhileTheRingIsFullAreNotLosses) {
+  SmallRing ring = small_ring_source("rwexitfull", clock_);
+  auto& r = ring.r;
+  ASSERT_TRUE(r) << r.error;
+  int done[2];
+  ASSERT_EQ(pipe(done), 0);
+  Child filler;  // fills the ring and stays alive: its own exit is not part of this
+  filler.pid = fork();
+  if (filler.pid == 0) {
+    prctl(PR_SET_NAME, "rwexitfull");
+    close(done[0]);
+    if (chdir(dir_.c_str()) != 0) _exit(99);
+    for (size_t i = 0; i < SmallRing::kOpensThatFit + 8; i++) open(ring.filler.c_str(), O_RDONLY);
+    if (write(done[1], "k", 1) != 1) _exit(97);
+    for (;;) pause();
+  }
+  close(done[1]);
+  char ch = 0;
+  ASSERT_EQ(read(done[0], &ch, 1), 1);
+  close(done[0]);
+  const auto before = r.source->counters().kinds[static_cast<size_t>(rc::EbpfKind::exit)];
+  for (int i = 0; i < 5; i++) {  // processes of another name come and go
+    pid_t other = fork();
+    if (other == 0) _exit(0);
+    waitpid(other, nullptr, 0);
+  }
+  const auto after = r.source->counters().kinds[static_cast<size_t>(rc::EbpfKind::exit)];
+  EXPECT_GE(after.filtered - before.filtered, 5u);
+  EXPECT_EQ(after.ringbuf_full, before.ringbuf_full) << "filtered exits were counted as lost";
+  EXPECT_GT(r.source->counters().kinds[static_cast<size_t>(rc::EbpfKind::file_open)].ringbuf_full, 0u)
+      << "the ring was meant to be full";
 }
 
 // Counts the threads of `pid` that are inside syscall `nr` right now.
