@@ -183,10 +183,19 @@ static __always_inline bool filter__envelope(const struct rw_envelope *e, __u32 
   return false;
 }
 
+/* The lost-privilege count, read before a record takes its ring slot: every record from before
+ * a loss then sits earlier in the ring than any record that carries it. */
+static __always_inline __u32 lost_seq__read(void) {
+  __u32 zero = 0;
+  __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
+  return lost ? (__u32)*lost : 0;
+}
+
 /* ---- envelope -------------------------------------------------------------------------------- */
 
 /* Runs once per event: task fields, both comms included, are direct BTF loads (no helper call
- * each). */
+ * each). Leaves priv_lost_seq alone: ringbuf__reserve sets it, a record built elsewhere sets it
+ * before ringbuf__output. */
 static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
   struct task_struct *task = bpf_get_current_task_btf();
   __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -205,9 +214,6 @@ static __always_inline void envelope__fill(struct rw_envelope *e, __u16 kind) {
    * in, not 0, which would read as root). */
   const struct cred *cred = task->cred;
   e->euid = cred ? cred->euid.val : e->uid;
-  __u32 zero = 0;
-  __u64 *lost = bpf_map_lookup_elem(&rw_lost_seq, &zero);
-  e->priv_lost_seq = lost ? (__u32)*lost : 0;
   e->kind = kind;
   e->version = RW_LAYOUT_VERSION;
   task__comm(e->comm, task);
@@ -230,11 +236,14 @@ static __always_inline void lost_seq__bump(void) {
 /* Reserve or count the loss. No wake-up on submit: the consumer polls on a short interval, which
  * costs it far less than a wake-up per event (MACHINE.md: ~30 % of a core vs < 2 %). */
 static __always_inline void *ringbuf__reserve(__u64 size, __u32 kind) {
-  void *rec = bpf_ringbuf_reserve(&rw_events, size, 0);
+  __u32 seq = lost_seq__read();
+  struct rw_envelope *rec = bpf_ringbuf_reserve(&rw_events, size, 0);
   if (!rec) {
     counters__inc(kind, RW_CNT_RINGBUF_FULL);
     if (kind == RW_KIND_PRIV) lost_seq__bump();
+    return NULL;
   }
+  rec->priv_lost_seq = seq; /* every reserved record starts with its envelope */
   return rec;
 }
 

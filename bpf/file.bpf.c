@@ -27,6 +27,7 @@ static __always_inline int file__emit(__u16 syscall, long ret) {
   struct rw_file_open *rec = bpf_map_lookup_elem(&rw_file_scratch, &zero);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_FILE_OPEN);
+  rec->env.priv_lost_seq = lost_seq__read();
   if (!filter__envelope(&rec->env, RW_KIND_FILE_OPEN)) return 0;
   struct pt_regs *regs = sysargs__regs();
   /* regs is a BTF pointer: direct loads, no helper call per register. */

@@ -139,6 +139,7 @@ static __always_inline int http__begin(__u64 key, struct sock *sk, __u8 role, __
    * preempted on this CPU must never hand its slot another task's identity. */
   struct rw_envelope env;
   envelope__fill(&env, RW_KIND_HTTP);
+  env.priv_lost_seq = lost_seq__read();
   if (!filter__envelope(&env, RW_KIND_HTTP)) return 0;
   conn.req_len = http__gather(scratch->buf, buf, iov, iovcnt, size);
   conn.req_size = size;

@@ -154,13 +154,14 @@ int BPF_PROG(priv_prepare_exec, struct task_struct *task, struct linux_binprm *b
   /* A thread other than the leader may hold other ids than the leader (a raw per-thread
    * set*id, reported under its own identity). After the exec it is the process under the
    * leader's identity, so that identity's ids change even when the exec itself gains nothing:
-   * reported from the leader's ids. */
+   * judged from the leader's ids. */
   struct task_struct *cur = bpf_get_current_task_btf();
   struct task_struct *leader = cur->group_leader;
   if (leader && leader != cur) {
     struct rw_creds lc;
     priv__creds_of(BPF_CORE_READ(leader, cred), &lc);
-    if (lc.uid != saved.uid || lc.euid != saved.euid) return priv__exec_record(&lc, &now, bprm, true);
+    if (lc.uid != saved.uid || lc.euid != saved.euid)
+      return priv__exec_record(&lc, &now, bprm, lc.uid != now.uid || lc.euid != now.euid);
   }
   return priv__exec_record(&saved, &now, bprm, false);
 }

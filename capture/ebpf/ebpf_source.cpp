@@ -305,6 +305,8 @@ struct EbpfSource::Impl {
     // Consumer first (it reads the map mmaps), then the concerns in reverse load order.
     if (ring) ring_buffer__free(ring);
     slots_mapping = Mapping();
+    ring_pos_mapping = Mapping();
+    lost_seq_mapping = Mapping();
     while (!concerns.empty()) concerns.pop_back();
   }
 
@@ -315,20 +317,27 @@ struct EbpfSource::Impl {
   // fds of the maps every object shares, from the first object that defines them.
   int events_fd = -1, incl_fd = -1, excl_fd = -1, slots_fd = -1, lost_seq_fd = -1, cgroups_fd = -1;
   // Privilege-change losses are reported in the order of rw_lost_seq, which the kernel moves
-  // once per loss, after counting it: a record carries the value it read, so the losses up to
-  // that value happened before it, and the ones after it did not. `priv_reported_seq`: losses
-  // reported so far. `priv_settled_seq`: the value read at the last periodic report that
-  // followed a complete drain; the next complete drain has handed over every record reserved
-  // before that read, so losses up to it can be reported with no record to carry them (a
-  // quiet system) without overtaking an older record. (A loss reported ahead of records from
-  // before it would let the processor relearn a thread's old ids after it forgot them, and the
-  // thread's next record, its loss already reported, would read as an unreported change.)
+  // once per loss, after counting it: a record carries the value read before it took its ring
+  // slot, so the losses up to that value happened before it, and every record from before
+  // them sits earlier in the ring. `priv_reported_seq`: losses reported so far. With no record
+  // to carry them (a quiet system), the losses up to `priv_settled_seq` are reported once the
+  // consumer has passed `settled_prod`, the ring's producer position read after it: every
+  // record reserved before that read has then been handed over, so the report overtakes none.
+  // (A loss reported ahead of records from before it would let the processor relearn a
+  // thread's old ids after it forgot them, and the thread's next record, its loss already
+  // reported, would read as an unreported change.)
   uint32_t priv_reported_seq = 0;
   uint32_t priv_settled_seq = 0;
+  uint64_t settled_prod = 0;
   ring_buffer* ring = nullptr;
   Mapping slots_mapping;
   Mapping lost_seq_mapping;
   const uint64_t* lost_seq = nullptr;  // rw_lost_seq[0], mapped
+  // The kernel ring's consumer page and producer page, mapped read-only (libbpf keeps its own
+  // mappings and offers no accessor for the positions in this version).
+  Mapping ring_pos_mapping;
+  const uint64_t* ring_consumer = nullptr;
+  const uint64_t* ring_producer = nullptr;
   rw_http_slot* slots = nullptr;
   std::string tracefs;
   std::vector<std::string> missing_hooks;
@@ -605,6 +614,14 @@ std::string EbpfSource::Impl::start_consumer() {
     slots_mapping = Mapping(p, size);
     slots = static_cast<rw_http_slot*>(p);
   }
+  {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* p = mmap(nullptr, 2 * page, PROT_READ, MAP_SHARED, events_fd, 0);
+    if (p == MAP_FAILED) return "mmap the kernel ring's positions: " + errno_text(errno);
+    ring_pos_mapping = Mapping(p, 2 * page);
+    ring_consumer = static_cast<const uint64_t*>(p);
+    ring_producer = reinterpret_cast<const uint64_t*>(static_cast<const char*>(p) + page);
+  }
   if (lost_seq_fd >= 0) {
     const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, lost_seq_fd, 0);
@@ -797,11 +814,15 @@ void EbpfSource::Impl::report_losses() {
       }
     }
   }
-  // Privilege losses with no record after them yet: only those settled by a complete drain
-  // (see priv_settled_seq); a record after a loss reports it sooner, in order.
-  if (!budget_exhausted) {
+  // Privilege losses with no record after them yet: only those settled (see priv_settled_seq);
+  // a record after a loss reports it sooner, in order.
+  auto position = [](const uint64_t* p) {
+    return std::atomic_ref<const uint64_t>(*p).load(std::memory_order_acquire);
+  };
+  if (static_cast<int64_t>(position(ring_consumer) - settled_prod) >= 0) {
     report_priv_losses(priv_settled_seq);
     priv_settled_seq = read_lost_seq();
+    settled_prod = position(ring_producer);
   }
   // Records the kernel submitted that could not be decoded (short, wrong layout or kind).
   if (invalid_records > reported_invalid) {
