@@ -165,6 +165,22 @@ class EbpfTest : public ::testing::Test {
 
   Priority priority_of(Event::Reader ev) { return ev.getPriority(); }
 
+  bool prepare_exec_hooked() const {
+    auto hooks = source_->active_hooks();
+    return std::find(hooks.begin(), hooks.end(), "tp_btf:sched_prepare_exec") != hooks.end();
+  }
+
+  // A root-owned copy of /bin/true named `name` in the test directory (made reachable for any
+  // user), with `mode` (e.g. 04755 for set-uid).
+  fs::path copy_of_true(const std::string& name, mode_t mode) {
+    fs::path bin = dir_ / name;
+    fs::copy_file("/bin/true", bin);
+    EXPECT_EQ(chown(bin.c_str(), 0, 0), 0);
+    EXPECT_EQ(chmod(bin.c_str(), mode), 0);
+    EXPECT_EQ(chmod(dir_.c_str(), 0755), 0);
+    return bin;
+  }
+
   // `child`'s exec privilege record and exec event, each empty when it did not arrive in 5 s.
   std::pair<std::optional<Event::Reader>, std::optional<Event::Reader>> exec_records_of(pid_t child) {
     std::optional<Event::Reader> priv, exec;
@@ -543,10 +559,7 @@ TEST_F(EbpfTest, SetuidInChild) {
 }
 
 TEST_F(EbpfTest, ExecOfSetuidBinaryGainingRootIsCritical) {
-  fs::path bin = dir_ / "rw-suid-true";
-  fs::copy_file("/bin/true", bin);
-  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
-  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  const fs::path bin = copy_of_true("rw-suid-true", 04755);
   pid_t child = fork();
   if (child == 0) {
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
@@ -564,13 +577,8 @@ TEST_F(EbpfTest, ExecOfSetuidBinaryGainingRootIsCritical) {
 // The same through the 32-bit syscall entry (int 0x80): an exec the 64-bit syscall tracepoints
 // never see. sched_prepare_exec (Linux 6.10+) must catch it anyway.
 TEST_F(EbpfTest, SetuidExecThroughThe32BitEntryIsCaughtToo) {
-  auto hooks = source_->active_hooks();
-  if (std::find(hooks.begin(), hooks.end(), "tp_btf:sched_prepare_exec") == hooks.end())
-    GTEST_SKIP() << "kernel without sched_prepare_exec";
-  fs::path bin = dir_ / "rw-suid-true32";
-  fs::copy_file("/bin/true", bin);
-  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
-  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  if (!prepare_exec_hooked()) GTEST_SKIP() << "kernel without sched_prepare_exec";
+  const fs::path bin = copy_of_true("rw-suid-true32", 04755);
   // The path and argv must be addressable with 32-bit pointers.
   auto* low = static_cast<char*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
@@ -1568,10 +1576,7 @@ pid_t exec_from_second_thread(const fs::path& bin, bool (*whole)(), bool (*own)(
 // time, so the privilege gain is reported under the identity the process has after the exec,
 // the same as its exec event's (the processor follows a thread's ids by that identity).
 TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
-  fs::path bin = dir_ / "rw-suid-thread";
-  fs::copy_file("/bin/true", bin);
-  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
-  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  const fs::path bin = copy_of_true("rw-suid-thread", 04755);
   const pid_t child = exec_from_second_thread(
       bin, [] { return setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0; },
       [] { return true; });
@@ -1591,12 +1596,8 @@ TEST_F(EbpfTest, SetuidExecFromASecondThreadIsReportedAsTheProcessItBecomes) {
 // is reported (or the processor, which knew the leader as uid 1000, would see an unreported
 // change).
 TEST_F(EbpfTest, ExecByAThreadHoldingOtherIdsThanTheLeaderIsReported) {
-  auto hooks = source_->active_hooks();
-  if (std::find(hooks.begin(), hooks.end(), "tp_btf:sched_prepare_exec") == hooks.end())
-    GTEST_SKIP() << "kernel without sched_prepare_exec";
-  fs::path bin = dir_ / "rw-thread-true";
-  fs::copy_file("/bin/true", bin);
-  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  if (!prepare_exec_hooked()) GTEST_SKIP() << "kernel without sched_prepare_exec";
+  const fs::path bin = copy_of_true("rw-thread-true", 0755);
   const pid_t child = exec_from_second_thread(
       bin, [] { return setresuid(1000, 1000, 0) == 0; },
       [] { return syscall(SYS_setresuid, 0, 0, 0) == 0; });
@@ -1621,11 +1622,7 @@ TEST_F(EbpfTest, SetgidExecPassesTheNameFiltersAndShowsTheGainedGid) {
   o.http_capture = false;
   auto r = rc::EbpfSource::create(o, clock_);
   ASSERT_TRUE(r) << r.error;
-  fs::path bin = dir_ / "rw-sgid-true";
-  fs::copy_file("/bin/true", bin);
-  ASSERT_EQ(chown(bin.c_str(), 0, 0), 0);
-  ASSERT_EQ(chmod(bin.c_str(), 02755), 0);
-  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  const fs::path bin = copy_of_true("rw-sgid-true", 02755);
   pid_t child = fork();
   if (child == 0) {
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
