@@ -60,8 +60,9 @@ inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseco
 
 class Pipeline {
  public:
-  // `extra` is appended to a config that already sets the socket, run dir and file sink.
-  explicit Pipeline(const std::string& extra, const std::string& tag = "t") {
+  // `extra` is appended to a config that already sets the socket, run dir and file sink;
+  // `supervisor_extra` goes into its [supervisor] section.
+  explicit Pipeline(const std::string& extra, const std::string& supervisor_extra = "") {
     char tmpl[] = "/tmp/ringward-it-XXXXXX";
     dir_ = mkdtemp(tmpl);
     std::filesystem::create_directories(dir_ + "/libexec");
@@ -71,11 +72,11 @@ class Pipeline {
     sink_ = dir_ + "/events.ndjson";
     std::ofstream(dir_ + "/ringward.toml")
         << "[supervisor]\ncontrol_socket = \"" << socket_ << "\"\nrun_dir = \"" << dir_ << "/run\"\n"
+        << supervisor_extra
         << "[shipper]\nbuffer_dir = \"" << dir_ << "/buffer\"\ndlq_dir = \"" << dir_ << "/dlq\"\n"
         << "metrics_listen = \"127.0.0.1:0\"\n"
         << "[[shipper.sinks]]\ntype = \"file\"\npath = \"" << sink_ << "\"\n"
         << extra;
-    (void)tag;
   }
   ~Pipeline() {
     stop();

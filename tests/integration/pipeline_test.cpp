@@ -10,6 +10,10 @@ namespace {
 constexpr uint64_t kEvents = 200'000;
 const std::string kUnlimited =
     "[processor]\nmax_events_per_second = 100000000\nburst = 100000000\n";
+// Rings that hold the events of a killed child's restart and catch-up (a second or more under
+// the sanitizers on a slow machine; the default 16 MiB holds about two at this rate, and the
+// processor sheds, by policy, long before the out ring is full).
+const std::string kRoomForARestart = "event_buffer_size = 134217728\n";
 
 std::string describe(const std::string& status) { return "status: " + status; }
 
@@ -57,7 +61,8 @@ TEST(Pipeline, SyntheticEventsAllArriveExactlyOnce) {
 
 TEST(Pipeline, ProcessorKilledMidStreamLosesNothing) {
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
-             "\nsynthetic_rate = 25000\n" + kUnlimited);
+             "\nsynthetic_rate = 25000\n" + kUnlimited,
+             kRoomForARestart);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") > 40'000; },
@@ -86,7 +91,8 @@ TEST(Pipeline, ProcessorKilledMidStreamLosesNothing) {
 
 TEST(Pipeline, ShipperKilledMidStreamLosesNothing) {
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
-             "\nsynthetic_rate = 25000\n" + kUnlimited);
+                 "\nsynthetic_rate = 25000\n" + kUnlimited,
+             kRoomForARestart);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") > 40'000; },
