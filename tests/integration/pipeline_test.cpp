@@ -10,10 +10,11 @@ namespace {
 constexpr uint64_t kEvents = 200'000;
 const std::string kUnlimited =
     "[processor]\nmax_events_per_second = 100000000\nburst = 100000000\n";
-// Rings that hold the events of a killed child's restart and catch-up (a second or more under
-// the sanitizers on a slow machine; the default 16 MiB holds about two at this rate, and the
-// processor sheds, by policy, long before the out ring is full).
-const std::string kRoomForARestart = "event_buffer_size = 134217728\n";
+// Rings that hold the backlog of a child that is not reading: the processor's start-up (1.9 s
+// under ASan on a slow machine, while capture already writes) or a killed child's restart, and
+// the catch-up after it. The default 16 MiB holds about two seconds at this rate, and the
+// processor sheds, by policy, long before the out ring is full.
+const std::string kRoomForABacklog = "event_buffer_size = 134217728\n";
 
 std::string describe(const std::string& status) { return "status: " + status; }
 
@@ -29,7 +30,8 @@ TEST(Pipeline, SyntheticEventsAllArriveExactlyOnce) {
   // Paced below what the shipper sustains on a loaded 2-core machine, so the processor has no
   // reason to shed (shedding under a flood is tested by the processor's own suites).
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
-             "\nsynthetic_rate = 25000\n" + kUnlimited);
+             "\nsynthetic_rate = 25000\n" + kUnlimited,
+             kRoomForABacklog);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return quiescent(p); }, std::chrono::seconds(120)))
@@ -62,7 +64,7 @@ TEST(Pipeline, SyntheticEventsAllArriveExactlyOnce) {
 TEST(Pipeline, ProcessorKilledMidStreamLosesNothing) {
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
              "\nsynthetic_rate = 25000\n" + kUnlimited,
-             kRoomForARestart);
+             kRoomForABacklog);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") > 40'000; },
@@ -92,7 +94,7 @@ TEST(Pipeline, ProcessorKilledMidStreamLosesNothing) {
 TEST(Pipeline, ShipperKilledMidStreamLosesNothing) {
   Pipeline p("[capture]\nsource = \"synthetic\"\nsynthetic_events = " + std::to_string(kEvents) +
                  "\nsynthetic_rate = 25000\n" + kUnlimited,
-             kRoomForARestart);
+             kRoomForABacklog);
   p.start();
   ASSERT_TRUE(p.wait_running()) << p.log();
   ASSERT_TRUE(wait_until([&] { return json_u64(p.status(), "delivered") > 40'000; },
