@@ -347,8 +347,13 @@ int run(const ChildArgs& args, const Config& cfg) {
   EventDecoder decoder(1 << 20);
   uint64_t last_publish = 0;
   uint64_t last_warn_ns = 0, suppressed = 0;
+  std::vector<OutEvent> batch;
+  batch.reserve(512);
   while (true) {
     size_t n = 0;
+    // Ids of this batch, for de-duplication within it; published (c_last) only once the batch
+    // is written, so a crash in between hands every event of it over again.
+    uint64_t last[2] = {stats.get(c_last[0]), stats.get(c_last[1])};
     while (n < 512) {
       auto rec = in.next();
       if (!rec) break;
@@ -365,18 +370,21 @@ int run(const ChildArgs& args, const Config& cfg) {
         stats.add(c_invalid);  // an id from the future would poison de-duplication
         continue;
       }
-      if (id <= stats.get(c_last[origin])) {
+      if (id <= last[origin]) {
         stats.add(c_dup);
         continue;
       }
-      OutEvent oe;
+      OutEvent& oe = batch.emplace_back();
       oe.id = id;
       oe.priority = ev->getPriority();
       oe.wall_ns = ev->getWallNs();
       oe.record.assign(reinterpret_cast<const char*>(rec->data()), rec->size());
+      last[origin] = id;
+    }
+    if (!batch.empty()) {
       // Fail-open: a refused append was dropped and counted by the buffer under its reason.
-      auto r = buffer->append(std::move(oe));
-      if (!r.stored) {
+      for (const auto& r : buffer->append_batch(std::move(batch))) {
+        if (r.stored) continue;
         suppressed++;
         if (clock.mono_ns() - last_warn_ns > 1'000'000'000ULL) {  // at most one line a second
           spdlog::warn("{} ({} such drops since the last message; counted in dropped.shipper.*)",
@@ -385,7 +393,8 @@ int run(const ChildArgs& args, const Config& cfg) {
           suppressed = 0;
         }
       }
-      stats.set(c_last[origin], id);
+      batch.clear();
+      for (int o : {0, 1}) stats.set(c_last[o], last[o]);
     }
     if (n > 0) buffer->commit();  // `batch` policy: durable before the ring position moves
     buffer->tick();

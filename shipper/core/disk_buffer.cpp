@@ -372,7 +372,6 @@ AppendOutcome DiskBuffer::append_locked(const std::shared_ptr<const OutEvent>& s
 
 io::IoError DiskBuffer::write_record_locked(const std::string& framed, uint64_t seq, uint32_t tag,
                                             const std::shared_ptr<const OutEvent>& shared) {
-  const OutEvent& ev = *shared;
   auto it = have_active_ ? segments_.find(active_key_) : segments_.end();
   if (it == segments_.end() ||
       (it->second.records > 0 && it->second.end + framed.size() > opts_.segment_bytes)) {
@@ -383,26 +382,101 @@ io::IoError DiskBuffer::write_record_locked(const std::string& framed, uint64_t 
   Segment& seg = it->second;
   size_t written = 0;
   if (auto e = io::write_all(seg.fd.get(), framed.data(), framed.size(), &written); !e.ok()) {
-    if (written > 0 && ::ftruncate(seg.fd.get(), static_cast<off_t>(seg.end)) < 0)
-      note_error_locked(io::IoError::from_errno(errno, "truncate partial record"));
+    truncate_partial_locked(seg, written);
     return io::IoError::from_errno(e.err, "append to " + seg.path.string());
   }
+  note_written_locked(seg, framed.size(), seq, tag, shared);
+  return {};
+}
+
+void DiskBuffer::truncate_partial_locked(Segment& seg, size_t written) {
+  if (written > 0 && ::ftruncate(seg.fd.get(), static_cast<off_t>(seg.end)) < 0)
+    note_error_locked(io::IoError::from_errno(errno, "truncate partial record"));
+}
+
+void DiskBuffer::note_written_locked(Segment& seg, size_t framed, uint64_t seq, uint32_t tag,
+                                     const std::shared_ptr<const OutEvent>& shared) {
+  const OutEvent& ev = *shared;
   CachedRecord c;
   c.seq = seq;
   c.sink_tag = tag;
   c.pos = {seg.key, seg.end};
-  seg.end += framed.size();
+  seg.end += framed;
   c.next = {seg.key, seg.end};
   seg.records++;
   seg.last_seq = seq;
   max_event_id_[ev.id >> 63] = std::max(max_event_id_[ev.id >> 63], ev.id);
   (is_critical(static_cast<uint8_t>(ev.priority)) ? seg.critical_bytes : seg.noncritical_bytes) +=
-      framed.size();
-  total_bytes_ += framed.size();
+      framed;
+  total_bytes_ += framed;
   dirty_ = true;
   c.event = shared;
   memory_.push(std::move(c));
-  return {};
+}
+
+std::vector<AppendOutcome> DiskBuffer::append_batch(std::vector<OutEvent>&& evs) {
+  std::vector<AppendOutcome> outs(evs.size());
+  bool stored = false;
+  {
+    std::lock_guard lk(mu_);
+    for (size_t i = 0; i < evs.size(); ++i) {
+      auto shared = std::make_shared<const OutEvent>(std::move(evs[i]));
+      if (stage_locked(shared, i)) continue;
+      flush_staged_locked(outs);  // keeps the log in order
+      outs[i] = append_locked(shared, 0, true);
+    }
+    flush_staged_locked(outs);
+    for (const auto& o : outs) stored = stored || o.stored;
+  }
+  evs.clear();
+  if (stored) data_cv_.notify_all();
+  return outs;
+}
+
+bool DiskBuffer::stage_locked(const std::shared_ptr<const OutEvent>& shared, size_t index) {
+  const OutEvent& ev = *shared;
+  if (!have_active_ || ev.record.size() > record::kMaxPayload) return false;
+  auto it = segments_.find(active_key_);
+  if (it == segments_.end()) return false;
+  const size_t framed = record::framed_size(ev.record.size());
+  const uint64_t after = staged_.bytes.size() + framed;
+  // Below the non-critical cap nothing is evicted or refused, for either priority.
+  if (it->second.end + after > opts_.segment_bytes ||
+      total_bytes_ + after > static_cast<uint64_t>(opts_.max_bytes * (1.0 - opts_.critical_reserve)))
+    return false;
+  record::Header h;
+  h.length = static_cast<uint32_t>(ev.record.size());
+  h.seq = next_seq_ + staged_.items.size();
+  h.event_id = ev.id;
+  h.wall_ns = ev.wall_ns;
+  h.sink_tag = 0;
+  h.priority = static_cast<uint8_t>(ev.priority);
+  record::encode(h, ev.record, staged_.bytes);
+  staged_.items.push_back({shared, index, framed});
+  return true;
+}
+
+void DiskBuffer::flush_staged_locked(std::vector<AppendOutcome>& outs) {
+  if (staged_.items.empty()) return;
+  Segment& seg = segments_.find(active_key_)->second;  // stage_locked found it; nothing rotated
+  size_t written = 0;
+  const bool ok = io::write_all(seg.fd.get(), staged_.bytes.data(), staged_.bytes.size(), &written).ok();
+  if (!ok) truncate_partial_locked(seg, written);
+  for (auto& item : staged_.items) {
+    if (!ok) {
+      // One at a time, as append() would: evictions on ENOSPC, the error and drop counted.
+      outs[item.index] = append_locked(item.event, 0, true);
+      continue;
+    }
+    note_written_locked(seg, item.framed, next_seq_, 0, item.event);
+    outs[item.index].stored = true;
+    outs[item.index].seq = next_seq_++;
+    st_.appended++;
+    st_.appended_bytes += item.framed;
+  }
+  staged_.items.clear();
+  staged_.bytes.clear();
+  if (ok) maybe_fsync_locked(false);
 }
 
 void DiskBuffer::enforce_cap_locked(uint64_t incoming, bool critical) {

@@ -119,6 +119,11 @@ class DiskBuffer {
   AppendOutcome append(const OutEvent& ev, std::string_view only_sink = {});
   // The same, taking the event over instead of copying it (the memory tail keeps it).
   AppendOutcome append(OutEvent&& ev, std::string_view only_sink = {});
+  // Appends events for every sink, in order, with one write() for the run of them that fits in
+  // the active segment below the cap (the common case); an event that needs the cap, a new
+  // segment or an error's eviction goes through append() semantics on its own. Outcome i is
+  // event i's. When it returns, every stored event is written exactly as after append().
+  std::vector<AppendOutcome> append_batch(std::vector<OutEvent>&& evs);
   // fsync point of the `batch` policy (no-op for the others, which sync on their own).
   void commit();
   // Periodic housekeeping: interval fsync and checkpoint persistence.
@@ -159,6 +164,17 @@ class DiskBuffer {
                               bool count_append);
   io::IoError write_record_locked(const std::string& framed, uint64_t seq, uint32_t tag,
                                   const std::shared_ptr<const OutEvent>& ev);
+  // Bookkeeping of a record just written at seg.end: sizes, memory tail, highest event id.
+  void note_written_locked(Segment& seg, size_t framed, uint64_t seq, uint32_t tag,
+                           const std::shared_ptr<const OutEvent>& ev);
+  // append_batch: encodes `ev` behind the staged records when it needs nothing but a write
+  // (false: it needs the cap, a new segment, or is too large).
+  bool stage_locked(const std::shared_ptr<const OutEvent>& ev, size_t index);
+  // Writes the staged records with one write(); after a failure each goes through
+  // append_locked (eviction and retry on ENOSPC, drops counted). Fills their outcomes.
+  void flush_staged_locked(std::vector<AppendOutcome>& outs);
+  // Undoes a partial write at the end of `seg` (the file ends at seg.end again).
+  void truncate_partial_locked(Segment& seg, size_t written);
   bool evict_oldest_locked(bool allow_critical, const char* reason);
   void enforce_cap_locked(uint64_t incoming, bool critical);
   void delete_segment_locked(std::map<uint64_t, Segment>::iterator it);
@@ -189,6 +205,15 @@ class DiskBuffer {
   uint64_t last_checkpoint_ns_ = 0;
   uint64_t last_full_ns_ = 0;
   bool dirty_ = false;
+  struct Staged {
+    std::string bytes;  // framed records, contiguous
+    struct Item {
+      std::shared_ptr<const OutEvent> event;
+      size_t index = 0;    // in the append_batch call
+      size_t framed = 0;
+    };
+    std::vector<Item> items;
+  } staged_;  // reused across append_batch calls
   bool drops_dirty_ = false;  // a drop was counted that no checkpoint holds yet
   DiskBufferStats st_;
 };

@@ -215,21 +215,27 @@ TEST(DiskBuffer, GarbageFilesNeverPreventStart) {
   EXPECT_EQ(drain(*b, 0), std::vector<uint64_t>{9});
 }
 
-TEST(DiskBuffer, CapDropsOldestNonCriticalFirstAndKeepsCriticalReserve) {
+// `batch`: 1 appends one event at a time, more offers runs of that many to append_batch().
+void cap_drops_oldest_non_critical_first(size_t batch) {
   TempDir d;
   ManualClock clock;
   auto o = capped_opts_for(d, {"a"});
   o.critical_reserve = 0.10;
+  o.segment_bytes = o.max_bytes / 4;  // the largest allowed: a batch fits in one many times over
   auto b = open_ok(o, clock);
   // Interleave: every 10th event Critical. Write 4x the cap.
   const size_t rec = record::framed_size(make_event(1, schema::Priority::NORMAL, 400).record.size());
   const uint64_t n = 4 * (1 << 20) / rec;
   std::set<uint64_t> critical;
+  std::vector<OutEvent> evs;
   for (uint64_t i = 1; i <= n; ++i) {
     auto p = i % 10 == 0 ? schema::Priority::CRITICAL : schema::Priority::NORMAL;
     if (p == schema::Priority::CRITICAL) critical.insert(i);
-    ASSERT_TRUE(b->append(make_event(i, p, 400)).stored) << i;  // fail-open: always accepted
+    evs.push_back(make_event(i, p, 400));
   }
+  auto outs = testing::offer(*b, std::move(evs), batch);
+  for (size_t i = 0; i < outs.size(); ++i)
+    ASSERT_TRUE(outs[i].stored) << i + 1 << ": " << outs[i].error;  // fail-open: always accepted
   auto st = b->stats();
   EXPECT_LE(st.bytes, o.max_bytes);
   EXPECT_GT(st.dropped[kDropBufferFull], 0u);
@@ -243,6 +249,48 @@ TEST(DiskBuffer, CapDropsOldestNonCriticalFirstAndKeepsCriticalReserve) {
   EXPECT_EQ(got.size() + st.sinks[0].dropped[kDropBufferFull], n);
   // The newest non-critical events survived (oldest dropped first).
   EXPECT_TRUE(got.count(n - 1));
+}
+
+TEST(DiskBuffer, CapDropsOldestNonCriticalFirstAndKeepsCriticalReserve) {
+  cap_drops_oldest_non_critical_first(1);
+}
+
+TEST(DiskBuffer, BatchesAtTheCapDropOldestNonCriticalFirstLikeSingleAppends) {
+  cap_drops_oldest_non_critical_first(64);
+}
+
+// The shipper appends each batch it reads from the out ring with one write(): the records keep
+// their order and consecutive seqs across segment boundaries, mixed with single appends, are
+// served from the memory tail, and read back intact after a reopen.
+TEST(DiskBuffer, BatchesKeepOrderAcrossSegmentsAndSurviveReopen) {
+  TempDir d;
+  ManualClock clock;
+  auto o = opts_for(d);  // 64 KiB segments: ~300 of these events each
+  {
+    auto b = open_ok(o, clock);
+    std::vector<OutEvent> evs;
+    for (uint64_t i = 1; i <= 1000; ++i) evs.push_back(make_event(i, i % 7 ? schema::Priority::NORMAL : schema::Priority::CRITICAL));
+    auto outs = testing::offer(*b, std::move(evs), 97);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      ASSERT_TRUE(outs[i].stored) << outs[i].error;
+      EXPECT_EQ(outs[i].seq, i + 1);
+    }
+    ASSERT_TRUE(b->append(make_event(1001)).stored);
+    auto more = testing::offer(*b, {make_event(1002), make_event(1003)}, 2);
+    EXPECT_EQ(more[1].seq, 1003u);
+    b->commit();
+    EXPECT_EQ(b->stats().appended, 1003u);
+    EXPECT_EQ(drain(*b, 0), iota_ids(1, 1004));  // from memory, in order
+    EXPECT_GE(b->stats().memory_hits, 1000u);
+    const auto segs = segments(o.dir);
+    EXPECT_GE(segs.size(), 3u);
+    for (const auto& p : segs) EXPECT_LE(std::filesystem::file_size(p), o.segment_bytes) << p;
+  }
+  auto b = open_ok(o, clock);
+  EXPECT_EQ(drain(*b, 1), iota_ids(1, 1004));  // from disk, in order
+  auto st = b->stats();
+  EXPECT_EQ(st.corrupt_records, 0u);
+  EXPECT_EQ(st.torn_records, 0u);
 }
 
 // What a reopened buffer still owes each sink is counted record by record: after evictions at

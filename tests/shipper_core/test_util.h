@@ -8,9 +8,12 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "event.capnp.h"
+#include "shipper/core/disk_buffer.h"
 #include "shipper/core/sink.h"
 
 namespace ringward::shipper::testing {
@@ -43,6 +46,22 @@ inline uint64_t decoded_id(const OutEvent& ev) {
   std::memcpy(words.begin(), ev.record.data(), words.size() * sizeof(capnp::word));
   capnp::FlatArrayMessageReader r(words);
   return r.getRoot<schema::Event>().getId();
+}
+
+// Offers `evs` to `b` in order: one append() each when `batch` is 1, else append_batch() runs
+// of `batch` events. Returns the outcomes, one per event.
+inline std::vector<AppendOutcome> offer(DiskBuffer& b, std::vector<OutEvent> evs, size_t batch) {
+  std::vector<AppendOutcome> outs;
+  if (batch <= 1) {
+    for (auto& ev : evs) outs.push_back(b.append(std::move(ev)));
+    return outs;
+  }
+  for (size_t i = 0; i < evs.size(); i += batch) {
+    std::vector<OutEvent> run(std::make_move_iterator(evs.begin() + static_cast<ptrdiff_t>(i)),
+                              std::make_move_iterator(evs.begin() + static_cast<ptrdiff_t>(std::min(i + batch, evs.size()))));
+    for (auto& o : b.append_batch(std::move(run))) outs.push_back(std::move(o));
+  }
+  return outs;
 }
 
 class TempDir {
