@@ -1,5 +1,6 @@
 #include "processor/pipeline.h"
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -103,6 +104,8 @@ Pipeline::Pipeline(const ProcessorConfig& cfg, RingReader& in, RingWriter& out, 
                                     static_cast<uint64_t>(cfg.breaker_recovery_s) * 1'000'000'000ULL,
                                     static_cast<uint32_t>(cfg.breaker_success_threshold)},
                clock) {
+  out_segment_ = kj::heapArray<capnp::word>(4096);  // 32 KiB: HTTP exchanges fit many times
+  std::memset(static_cast<void*>(out_segment_.begin()), 0, out_segment_.size() * sizeof(capnp::word));
   std::optional<ResourceMonitor::OpenError> err;
   ResourceMonitorConfig rc;
   rc.max_memory_bytes = static_cast<uint64_t>(cfg.max_memory_bytes);
@@ -285,7 +288,14 @@ void Pipeline::handle(std::span<const uint8_t> shared_record, uint64_t now_mono,
     forward_raw(record);
     return;
   }
-  capnp::MallocMessageBuilder msg(record.size() / sizeof(capnp::word) + 64);
+  // Room for the record and what is added (verdict, rule ids, route, service, business error).
+  const size_t words = record.size() / sizeof(capnp::word) + 64;
+  std::optional<capnp::MallocMessageBuilder> own;
+  if (words <= out_segment_.size())
+    own.emplace(out_segment_.asPtr());
+  else
+    own.emplace(static_cast<unsigned>(words));
+  capnp::MallocMessageBuilder& msg = *own;
   msg.setRoot(ev);
   auto b = msg.getRoot<schema::Event>();
   b.setVerdict(verdict);

@@ -63,6 +63,9 @@ class Pipeline {
   Validator validator_;
   DecodedRecord decoded_;
   AlignedBuffer private_copy_;
+  // First segment of the builder of each re-written event (zeroed; the builder zeroes what it
+  // used when it goes): no allocation and no zero-fill of a fresh segment per event.
+  kj::Array<capnp::word> out_segment_;
   detect::Engine engine_;
   http::HttpConfig http_cfg_;
   http::HttpAnalyzer http_;
