@@ -242,6 +242,11 @@ struct Concern {
   Concern(Concern&&) = default;
 };
 
+// A word the kernel writes into memory shared with us (a mmapped map or ring page).
+uint64_t load_acquire(const uint64_t* p) {
+  return std::atomic_ref<const uint64_t>(*p).load(std::memory_order_acquire);
+}
+
 uint64_t load_counter(const uint64_t* base, int cpu, int kind, int counter) {
   const uint64_t* p = base + (static_cast<size_t>(cpu) * RW_KIND_COUNT + kind) * RW_CNT_COUNT + counter;
   return std::atomic_ref<const uint64_t>(*p).load(std::memory_order_relaxed);
@@ -602,32 +607,36 @@ std::string EbpfSource::Impl::attach_tls(Concern& c, const std::string& libssl) 
   return any ? std::string() : "no TLS hook attached in " + libssl;
 }
 
+// Maps `size` bytes of a map's fd (rounded up to whole pages) into `out`; an error names `what`.
+static std::string map_fd(int fd, size_t size, int prot, const char* what, Mapping& out) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size = (size + page - 1) / page * page;
+  void* p = mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED)
+    return std::string("mmap ") + what + " (" + std::to_string(size >> 10) + " KiB): " + errno_text(errno);
+  out = Mapping(p, size);
+  return {};
+}
+
 std::string EbpfSource::Impl::start_consumer() {
   ring = ring_buffer__new(events_fd, &Impl::on_record, this, nullptr);
   if (!ring) return "create ring buffer consumer: " + errno_text(errno);
   if (slots_fd >= 0) {
-    size_t size = static_cast<size_t>(RW_HTTP_SLOTS) * ((sizeof(rw_http_slot) + 7) & ~size_t{7});
-    long page = sysconf(_SC_PAGESIZE);
-    size = (size + page - 1) / page * page;
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, slots_fd, 0);
-    if (p == MAP_FAILED) return "mmap pending-HTTP table (" + std::to_string(size >> 10) + " KiB): " + errno_text(errno);
-    slots_mapping = Mapping(p, size);
-    slots = static_cast<rw_http_slot*>(p);
+    const size_t size = static_cast<size_t>(RW_HTTP_SLOTS) * ((sizeof(rw_http_slot) + 7) & ~size_t{7});
+    if (auto e = map_fd(slots_fd, size, PROT_READ | PROT_WRITE, "pending-HTTP table", slots_mapping); !e.empty())
+      return e;
+    slots = static_cast<rw_http_slot*>(slots_mapping.get());
   }
-  {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    void* p = mmap(nullptr, 2 * page, PROT_READ, MAP_SHARED, events_fd, 0);
-    if (p == MAP_FAILED) return "mmap the kernel ring's positions: " + errno_text(errno);
-    ring_pos_mapping = Mapping(p, 2 * page);
-    ring_consumer = static_cast<const uint64_t*>(p);
-    ring_producer = reinterpret_cast<const uint64_t*>(static_cast<const char*>(p) + page);
-  }
+  // The kernel ring's consumer and producer positions: a page each, read-only here.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (auto e = map_fd(events_fd, 2 * page, PROT_READ, "the kernel ring's positions", ring_pos_mapping); !e.empty())
+    return e;
+  ring_consumer = static_cast<const uint64_t*>(ring_pos_mapping.get());
+  ring_producer = reinterpret_cast<const uint64_t*>(static_cast<const char*>(ring_pos_mapping.get()) + page);
   if (lost_seq_fd >= 0) {
-    const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, lost_seq_fd, 0);
-    if (p == MAP_FAILED) return "mmap lost-privilege count: " + errno_text(errno);
-    lost_seq_mapping = Mapping(p, size);
-    lost_seq = static_cast<const uint64_t*>(p);
+    if (auto e = map_fd(lost_seq_fd, sizeof(uint64_t), PROT_READ, "lost-privilege count", lost_seq_mapping); !e.empty())
+      return e;
+    lost_seq = static_cast<const uint64_t*>(lost_seq_mapping.get());
   }
   ncpus = std::clamp(libbpf_num_possible_cpus(), 1, RW_MAX_CPUS);
   reported.assign(concerns.size(), std::vector<uint64_t>(ncpus * RW_KIND_COUNT * RW_CNT_COUNT, 0));
@@ -777,7 +786,7 @@ uint64_t EbpfSource::Impl::take_losses(size_t concern, int cpu, int kind, int co
 
 uint32_t EbpfSource::Impl::read_lost_seq() const {
   if (!lost_seq) return priv_reported_seq;
-  return static_cast<uint32_t>(std::atomic_ref<const uint64_t>(*lost_seq).load(std::memory_order_acquire));
+  return static_cast<uint32_t>(load_acquire(lost_seq));
 }
 
 // Why the kernel lost records, per counter (only the loss counters).
@@ -816,13 +825,10 @@ void EbpfSource::Impl::report_losses() {
   }
   // Privilege losses with no record after them yet: only those settled (see priv_settled_seq);
   // a record after a loss reports it sooner, in order.
-  auto position = [](const uint64_t* p) {
-    return std::atomic_ref<const uint64_t>(*p).load(std::memory_order_acquire);
-  };
-  if (static_cast<int64_t>(position(ring_consumer) - settled_prod) >= 0) {
+  if (static_cast<int64_t>(load_acquire(ring_consumer) - settled_prod) >= 0) {
     report_priv_losses(priv_settled_seq);
     priv_settled_seq = read_lost_seq();
-    settled_prod = position(ring_producer);
+    settled_prod = load_acquire(ring_producer);
   }
   // Records the kernel submitted that could not be decoded (short, wrong layout or kind).
   if (invalid_records > reported_invalid) {
