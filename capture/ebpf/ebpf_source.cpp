@@ -1116,7 +1116,9 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
       const auto &o = r.old_creds, &n = r.new_creds;
       bool gained_root = (n.euid == 0 && o.euid != 0) || (n.uid == 0 && o.uid != 0);
       bool gained_caps = (n.cap_effective & ~o.cap_effective) != 0;
-      Priority prio = gained_root || gained_caps ? Priority::CRITICAL : Priority::NORMAL;
+      // Group root without effective root (the processor's RW-PRIV-004).
+      bool gained_root_group = o.euid != 0 && ((n.gid == 0 && o.gid != 0) || (n.egid == 0 && o.egid != 0));
+      Priority prio = gained_root || gained_caps || gained_root_group ? Priority::CRITICAL : Priority::NORMAL;
       bool ok = emitter->emit(prio, [&](schema::Event::Builder ev) {
         fill_envelope(ev, r.env);
         auto p = ev.getKind().initPrivilegeChange();

@@ -482,7 +482,12 @@ struct Engine::Impl {
     if (p.old_uid == 0 && p.old_euid == 0) return;
     const bool gains_root = (p.new_uid == 0 && p.old_uid != 0) || (p.new_euid == 0 && p.old_euid != 0);
     const bool gains_caps = (p.new_caps & ~p.old_caps) != 0;
-    if (!gains_root && !gains_caps) return;
+    // Group root (files and devices owned by group 0) gained without effective root: a set-gid
+    // root binary or a setgid family call that CAP_SETGID alone allowed. With euid 0 the process
+    // could take any group anyway, so root daemons dropping to and regaining group 0 are quiet.
+    const bool gains_root_group = p.old_euid != 0 && ((p.new_gid == 0 && p.old_gid != 0) ||
+                                                      (p.new_egid == 0 && p.old_egid != 0));
+    if (!gains_root && !gains_caps && !gains_root_group) return;
     const Lists& l = rules.lists;
     bool allowlisted;
     if (!p.filename.empty()) {
@@ -495,6 +500,7 @@ struct Engine::Impl {
     if (allowlisted) return;
     if (gains_root) add(Detector::privesc_uid_zero, out);
     if (gains_caps) add(Detector::privesc_capabilities, out);
+    if (gains_root_group) add(Detector::privesc_gid_zero, out);
   }
 };
 
@@ -673,6 +679,10 @@ void Engine::inspect(schema::Event::Reader event, std::vector<Finding>& out) con
       p.new_uid = pc.getNewUid();
       p.old_euid = pc.getOldEuid();
       p.new_euid = pc.getNewEuid();
+      p.old_gid = pc.getOldGid();
+      p.new_gid = pc.getNewGid();
+      p.old_egid = pc.getOldEgid();
+      p.new_egid = pc.getNewEgid();
       p.old_caps = pc.getOldCaps();
       p.new_caps = pc.getNewCaps();
       p.result = pc.getResult();

@@ -33,6 +33,7 @@ struct CommandInput {
 struct PrivilegeInput {
   std::string_view syscall;
   std::uint32_t old_uid = 0, new_uid = 0, old_euid = 0, new_euid = 0;
+  std::uint32_t old_gid = 0, new_gid = 0, old_egid = 0, new_egid = 0;
   std::uint64_t old_caps = 0, new_caps = 0;
   std::int32_t result = 0;
   std::string_view filename;  // set-uid binary for syscall "exec"

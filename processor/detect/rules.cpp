@@ -26,6 +26,7 @@ constexpr std::array<std::string_view, kDetectorCount> kDetectorNames = {
     "privesc_capabilities",
     "credential_access",
     "privesc_unobserved_root",
+    "privesc_gid_zero",
 };
 
 int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }

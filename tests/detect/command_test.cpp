@@ -221,5 +221,40 @@ TEST_F(Privilege, AllowlistedHelpersAndNonEvents) {
   EXPECT_TRUE(run(p).empty());
 }
 
+// Group root (gid or egid 0) gained without effective root: RW-PRIV-004, not a uid gain.
+TEST_F(Privilege, GroupRootGainedWithoutEffectiveRoot) {
+  auto p = base();
+  p.syscall = "setresgid";
+  p.new_uid = p.new_euid = 1000;
+  p.old_gid = p.old_egid = 1000;
+  p.new_gid = p.new_egid = 0;
+  auto f = run(p);
+  ASSERT_TRUE(has(f, "RW-PRIV-004") && !has(f, "RW-PRIV-001")) << joined(f);
+  EXPECT_EQ(f.front().severity, Severity::high);
+  p.syscall = "exec";  // a set-gid binary of group root: only the effective gid changes
+  p.filename = "/tmp/x/sgid";
+  p.new_gid = 1000;
+  EXPECT_TRUE(has(run(p), "RW-PRIV-004"));
+  auto q = p;
+  q.filename = "/usr/bin/passwd";  // the allowlist applies as for uid gains
+  EXPECT_TRUE(run(q).empty());
+  q = p;
+  q.old_euid = 0;  // effective root may take any group: a root daemon regaining group 0
+  q.old_uid = 0;
+  EXPECT_TRUE(run(q).empty()) << joined(run(q));
+  q = p;
+  q.old_euid = 0;  // a set-uid root program (real uid 1000) switching to group 0
+  EXPECT_TRUE(run(q).empty()) << joined(run(q));
+  q = p;
+  q.new_egid = 1001;  // between non-root groups
+  EXPECT_TRUE(run(q).empty());
+  q = p;
+  q.old_egid = 0;  // group root already held
+  EXPECT_TRUE(run(q).empty());
+  q = p;
+  q.result = -1;  // EPERM
+  EXPECT_TRUE(run(q).empty());
+}
+
 }  // namespace
 }  // namespace ringward::detect

@@ -98,6 +98,17 @@ TEST(EngineDispatch, PrivilegeChangeEvent) {
   EXPECT_TRUE(has(inspect_roundtrip(msg), "RW-PRIV-001"));
   ev.setComm(bytes("sudo"));
   EXPECT_TRUE(inspect_roundtrip(msg).empty());
+  // Group root gained without effective root, from the event's gid fields.
+  ev.setComm(bytes("a.out"));
+  pc.setSyscall("setresgid");
+  pc.setNewUid(1000);
+  pc.setNewEuid(1000);
+  pc.setOldGid(1000);
+  pc.setOldEgid(1000);
+  pc.setNewGid(1000);
+  pc.setNewEgid(0);
+  auto f = inspect_roundtrip(msg);
+  EXPECT_TRUE(has(f, "RW-PRIV-004") && !has(f, "RW-PRIV-001"));
 }
 
 TEST(EngineDispatch, HttpEventTargetAndBody) {

@@ -1648,6 +1648,8 @@ TEST_F(EbpfTest, SetgidExecPassesTheNameFiltersAndShowsTheGainedGid) {
   EXPECT_EQ(p.getOldEgid(), 65534u);
   EXPECT_EQ(p.getNewEgid(), 0u);
   EXPECT_EQ(text(p.getFilename()), bin.string());
+  // Group root gained without effective root: kept first when the shared ring is full.
+  EXPECT_EQ(execs[0].getPriority(), Priority::CRITICAL);
 }
 
 // A privilege change that changes a uid passes the name (and cgroup) filters: exec renames a

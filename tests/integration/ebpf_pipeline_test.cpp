@@ -155,5 +155,42 @@ TEST(EbpfPipeline, RootGainedWhereNoHookLooksIsFlaggedAtTheThreadsNextEvent) {
   EXPECT_NE(before_line.find("\"euid\":65534,"), std::string::npos) << before_line;
 }
 
+// A set-gid binary of group root run by nobody gains group root (egid 0) without effective
+// root: its exec privilege record reaches the sink flagged RW-PRIV-004 (not as a uid gain).
+TEST(EbpfPipeline, GroupRootGainedThroughASetgidExecIsFlagged) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load eBPF programs";
+  Pipeline p("[capture]\nsource = \"ebpf\"\n");
+  p.start();
+  ASSERT_TRUE(p.wait_running()) << p.log();
+  const std::string bin = p.dir() + "/rw-sgid-root-" + std::to_string(getpid());
+  std::filesystem::copy_file("/bin/true", bin);
+  ASSERT_EQ(chown(bin.c_str(), 0, 0), 0);
+  ASSERT_EQ(chmod(bin.c_str(), 02755), 0);
+  ASSERT_EQ(chmod(p.dir().c_str(), 0755), 0);  // nobody must reach the binary
+  pid_t child = fork();
+  if (child == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(97);
+    execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string pid = "\"pid\":" + std::to_string(child) + ",";
+  std::string line;
+  wait_until([&] {
+    for (const auto& l : p.sink_lines())
+      if (l.find("\"type\":\"privilege_change\"") != std::string::npos && l.find(pid) != std::string::npos &&
+          l.find(bin) != std::string::npos)
+        line = l;
+    return !line.empty();
+  }, std::chrono::seconds(20));
+  ASSERT_FALSE(line.empty()) << "the set-gid exec is not in the sink; " << p.status() << p.log();
+  EXPECT_NE(line.find("RW-PRIV-004"), std::string::npos) << line;
+  EXPECT_EQ(line.find("RW-PRIV-001"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"new_egid\":0"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"priority\":\"critical\""), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace ringward::testing
