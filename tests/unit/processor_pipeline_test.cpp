@@ -22,6 +22,25 @@ struct Shm {
   void* p;
 };
 
+// The raw and out rings (`cap` bytes each) and the stats page, in memory, with both ends of each
+// ring: the test writes as capture and reads as the shipper.
+struct Rings {
+  explicit Rings(uint64_t cap)
+      : raw(ring_segment_size(cap)), out(ring_segment_size(cap)), page(stats_page_size()),
+        formatted((ring_format(raw.p, raw.size, cap, 1 << 20, "raw"),
+                   ring_format(out.p, out.size, cap, 1 << 20, "out"),
+                   stats_page_format(page.p, page.size), true)),
+        capture(raw.p, raw.size), in(raw.p, raw.size), to_shipper(out.p, out.size),
+        shipper(out.p, out.size), stats(page.p, page.size) {}
+  Shm raw, out, page;
+  bool formatted;
+  RingWriter capture;
+  RingReader in;
+  RingWriter to_shipper;
+  RingReader shipper;
+  StatsWriter stats;
+};
+
 // A clock that, once armed, moves on by `step` after every reading (mono and wall counted
 // apart): a batch's reading is then older than a later one, as when a batch takes long.
 class TickingClock final : public Clock {
@@ -37,23 +56,14 @@ class TickingClock final : public Clock {
 };
 
 TEST(ProcessorPipeline, RecordNewerThanTheBatchClockIsJudgedAgainstTheClockNow) {
-  constexpr uint64_t kCap = 1 << 16;
-  Shm raw(ring_segment_size(kCap)), out(ring_segment_size(kCap)), page(stats_page_size());
-  ring_format(raw.p, raw.size, kCap, 1 << 20, "raw");
-  ring_format(out.p, out.size, kCap, 1 << 20, "out");
-  stats_page_format(page.p, page.size);
-  RingWriter capture(raw.p, raw.size);
-  RingReader in(raw.p, raw.size);
-  RingWriter to_shipper(out.p, out.size);
-  RingReader shipper(out.p, out.size);
-  StatsWriter stats(page.p, page.size);
+  Rings r(1 << 16);
 
   ProcessorConfig cfg;
   cfg.sandbox = false;
   cfg.clock_skew_ms = 1000;
   const uint64_t t0_mono = 10'000'000'000'000ULL, t0_wall = 1'700'000'000'000'000'000ULL;
   TickingClock clock(t0_mono, t0_wall);
-  Pipeline pipeline(cfg, in, to_shipper, stats, clock);
+  Pipeline pipeline(cfg, r.in, r.to_shipper, r.stats, clock);
 
   // Armed with 1 s per reading, process_batch reads mono twice (shedder, batch) and wall once
   // before judging: the batch sees mono t0+1 s and wall t0. A record stamped 2.5 s / 1.5 s past
@@ -72,46 +82,37 @@ TEST(ProcessorPipeline, RecordNewerThanTheBatchClockIsJudgedAgainstTheClockNow) 
   const char comm[] = "worker";
   ev.setComm(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(comm), 6));
   ev.initKind().initProcessExit().setExitCode(0);
-  ASSERT_TRUE(write_message(capture, msg));
-  capture.publish();
+  ASSERT_TRUE(write_message(r.capture, msg));
+  r.capture.publish();
 
   ASSERT_EQ(pipeline.process_batch(256), 1u);
   EventDecoder dec;
-  auto rec = shipper.next();
+  auto rec = r.shipper.next();
   ASSERT_TRUE(rec) << "the record was not forwarded";
   auto got = dec.decode(*rec);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->getId(), 7u);
-  EXPECT_EQ(stats.get(stats.counter("events_invalid")), 0u);
-  EXPECT_EQ(stats.get(stats.counter("dropped.processor.invalid_bad_timestamp")), 0u);
+  EXPECT_EQ(r.stats.get(r.stats.counter("events_invalid")), 0u);
+  EXPECT_EQ(r.stats.get(r.stats.counter("dropped.processor.invalid_bad_timestamp")), 0u);
 
   // A record really from the future is still refused, judged against the fresh reading too.
   ev.setId(8);
   ev.setMonoNs(clock.mono_ns() + 3'600'000'000'000ULL);
-  ASSERT_TRUE(write_message(capture, msg));
-  capture.publish();
+  ASSERT_TRUE(write_message(r.capture, msg));
+  r.capture.publish();
   ASSERT_EQ(pipeline.process_batch(256), 1u);
-  EXPECT_EQ(stats.get(stats.counter("dropped.processor.invalid_bad_timestamp")), 1u);
+  EXPECT_EQ(r.stats.get(r.stats.counter("dropped.processor.invalid_bad_timestamp")), 1u);
 }
 
 // Every enriched event is re-written (verdict, priority) into a builder whose first segment is
 // reused from event to event; one too large for it gets a segment of its own. Either way each
 // event reaches the shipper whole, with nothing of the event before it.
 TEST(ProcessorPipeline, RewrittenEventsOfEverySizeArriveIntact) {
-  constexpr uint64_t kCap = 1 << 20;
-  Shm raw(ring_segment_size(kCap)), out(ring_segment_size(kCap)), page(stats_page_size());
-  ring_format(raw.p, raw.size, kCap, 1 << 20, "raw");
-  ring_format(out.p, out.size, kCap, 1 << 20, "out");
-  stats_page_format(page.p, page.size);
-  RingWriter capture(raw.p, raw.size);
-  RingReader in(raw.p, raw.size);
-  RingWriter to_shipper(out.p, out.size);
-  RingReader shipper(out.p, out.size);
-  StatsWriter stats(page.p, page.size);
+  Rings r(1 << 20);
   ProcessorConfig cfg;
   cfg.sandbox = false;
   ManualClock clock(10'000'000'000'000ULL);
-  Pipeline pipeline(cfg, in, to_shipper, stats, clock);
+  Pipeline pipeline(cfg, r.in, r.to_shipper, r.stats, clock);
 
   // argv sizes: small, 3 x 20 KiB (past the reused 32 KiB segment), small again, none.
   const std::vector<std::vector<size_t>> argvs = {{4, 6}, {20480, 20480, 20480}, {9}, {}};
@@ -135,14 +136,14 @@ TEST(ProcessorPipeline, RewrittenEventsOfEverySizeArriveIntact) {
       const std::string arg(argvs[i][a], static_cast<char>('a' + a));
       list.set(a, capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(arg.data()), arg.size()));
     }
-    ASSERT_TRUE(write_message(capture, msg));
+    ASSERT_TRUE(write_message(r.capture, msg));
   }
-  capture.publish();
+  r.capture.publish();
   ASSERT_EQ(pipeline.process_batch(256), argvs.size());
 
   EventDecoder dec(1 << 20);
   for (uint64_t i = 0; i < argvs.size(); ++i) {
-    auto rec = shipper.next();
+    auto rec = r.shipper.next();
     ASSERT_TRUE(rec) << "event " << i << " was not forwarded";
     auto got = dec.decode(*rec);
     ASSERT_TRUE(got) << "event " << i;
@@ -158,7 +159,7 @@ TEST(ProcessorPipeline, RewrittenEventsOfEverySizeArriveIntact) {
       EXPECT_EQ(std::string(reinterpret_cast<const char*>(ex.getArgv()[a].begin()), ex.getArgv()[a].size()),
                 std::string(argvs[i][a], static_cast<char>('a' + a)));
   }
-  EXPECT_EQ(stats.get(stats.counter("events_invalid")), 0u);
+  EXPECT_EQ(r.stats.get(r.stats.counter("events_invalid")), 0u);
 }
 
 }  // namespace
