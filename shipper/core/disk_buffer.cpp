@@ -390,8 +390,15 @@ io::IoError DiskBuffer::write_record_locked(const std::string& framed, uint64_t 
 }
 
 void DiskBuffer::truncate_partial_locked(Segment& seg, size_t written) {
-  if (written > 0 && ::ftruncate(seg.fd.get(), static_cast<off_t>(seg.end)) < 0)
-    note_error_locked(io::IoError::from_errno(errno, "truncate partial record"));
+  if (written == 0 || ::ftruncate(seg.fd.get(), static_cast<off_t>(seg.end)) == 0) return;
+  note_error_locked(io::IoError::from_errno(errno, "truncate partial record"));
+  // The fragment stays: a known bad range that readers and a reopen skip, with the next record
+  // after it (O_APPEND), so every position the log hands out stays true.
+  seg.skips.emplace_back(seg.end, seg.end + written);
+  seg.end += written;
+  seg.noncritical_bytes += written;
+  total_bytes_ += written;
+  st_.skipped_bytes += written;
 }
 
 void DiskBuffer::note_written_locked(Segment& seg, size_t framed, uint64_t seq, uint32_t tag,
@@ -460,23 +467,34 @@ void DiskBuffer::flush_staged_locked(std::vector<AppendOutcome>& outs) {
   if (staged_.items.empty()) return;
   Segment& seg = segments_.find(active_key_)->second;  // stage_locked found it; nothing rotated
   size_t written = 0;
-  const bool ok = io::write_all(seg.fd.get(), staged_.bytes.data(), staged_.bytes.size(), &written).ok();
-  if (!ok) truncate_partial_locked(seg, written);
-  for (auto& item : staged_.items) {
-    if (!ok) {
-      // One at a time, as append() would: evictions on ENOSPC, the error and drop counted.
-      outs[item.index] = append_locked(item.event, 0, true);
-      continue;
-    }
+  const io::IoError e = io::write_all(seg.fd.get(), staged_.bytes.data(), staged_.bytes.size(), &written);
+  // Records written whole are stored, at the positions and seqs they were encoded with.
+  size_t i = 0, done = 0;
+  for (; i < staged_.items.size() && done + staged_.items[i].framed <= written; ++i) {
+    const auto& item = staged_.items[i];
+    done += item.framed;
     note_written_locked(seg, item.framed, next_seq_, 0, item.event);
     outs[item.index].stored = true;
     outs[item.index].seq = next_seq_++;
     st_.appended++;
     st_.appended_bytes += item.framed;
   }
+  if (!e.ok()) {
+    if (e.err == ENOSPC) {
+      st_.enospc_errors++;
+      last_full_ns_ = clock_.mono_ns() + 1;
+    } else {
+      st_.io_errors++;
+    }
+    note_error_locked(io::IoError::from_errno(e.err, "append to " + seg.path.string()));
+    truncate_partial_locked(seg, written - done);
+    // The rest one at a time, as append() would: evictions on ENOSPC, the error and drop counted.
+    for (; i < staged_.items.size(); ++i)
+      outs[staged_.items[i].index] = append_locked(staged_.items[i].event, 0, true);
+  }
   staged_.items.clear();
   staged_.bytes.clear();
-  if (ok) maybe_fsync_locked(false);
+  maybe_fsync_locked(false);
 }
 
 void DiskBuffer::enforce_cap_locked(uint64_t incoming, bool critical) {

@@ -170,10 +170,12 @@ class DiskBuffer {
   // append_batch: encodes `ev` behind the staged records when it needs nothing but a write
   // (false: it needs the cap, a new segment, or is too large).
   bool stage_locked(const std::shared_ptr<const OutEvent>& ev, size_t index);
-  // Writes the staged records with one write(); after a failure each goes through
-  // append_locked (eviction and retry on ENOSPC, drops counted). Fills their outcomes.
+  // Writes the staged records with one write(); after a failure those written whole are stored
+  // and the rest go through append_locked one at a time (eviction and retry on ENOSPC, drops
+  // counted). Fills their outcomes.
   void flush_staged_locked(std::vector<AppendOutcome>& outs);
-  // Undoes a partial write at the end of `seg` (the file ends at seg.end again).
+  // Undoes a partial write at the end of `seg` (the file ends at seg.end again); when the
+  // truncation fails, the fragment becomes a known bad range and seg.end moves past it.
   void truncate_partial_locked(Segment& seg, size_t written);
   bool evict_oldest_locked(bool allow_critical, const char* reason);
   void enforce_cap_locked(uint64_t incoming, bool critical);
