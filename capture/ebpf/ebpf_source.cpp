@@ -862,7 +862,8 @@ bool EbpfSource::pump(Emitter& out, std::chrono::milliseconds budget) {
     }
     if (now >= s.deadline_ns || s.budget_exhausted) break;
     if (s.consumed_in_call == 0) {
-      const uint64_t nap = std::min(idle_ns, poll_ns << std::min(s.empty_polls++, 3u));
+      const uint64_t nap = std::min(idle_ns, poll_ns << s.empty_polls);
+      s.empty_polls = std::min(s.empty_polls + 1, 3u);
       std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(s.deadline_ns - now, nap)));
     } else {
       s.empty_polls = 0;
