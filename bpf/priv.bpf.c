@@ -48,8 +48,11 @@ static __always_inline void priv__read_creds(struct rw_creds *c) {
   priv__creds_of(BPF_CORE_READ(task, cred), c);
 }
 
-static __always_inline bool priv__uid_changed(const struct rw_creds *a, const struct rw_creds *b) {
-  return a->uid != b->uid || a->euid != b->euid;
+/* A change that passes the filters by name and cgroup: one that changes a uid (the processor
+ * follows every uid change of a thread) or takes group 0 (a name is the caller's to choose). */
+static __always_inline bool priv__must_show(const struct rw_creds *a, const struct rw_creds *b) {
+  return a->uid != b->uid || a->euid != b->euid || (b->gid == 0 && a->gid != 0) ||
+         (b->egid == 0 && a->egid != 0);
 }
 
 static __always_inline int priv__enter(__u32 syscall) {
@@ -78,7 +81,7 @@ static __always_inline int priv__exit(__u32 syscall, long ret) {
   struct rw_creds saved = slot->creds;
   struct rw_creds now;
   priv__read_creds(&now);
-  if (!filter__current_as(RW_KIND_PRIV, priv__uid_changed(&saved, &now))) return 0;
+  if (!filter__current_as(RW_KIND_PRIV, priv__must_show(&saved, &now))) return 0;
   struct rw_priv *rec = ringbuf__reserve(sizeof(*rec), RW_KIND_PRIV);
   if (!rec) return 0;
   envelope__fill(&rec->env, RW_KIND_PRIV);

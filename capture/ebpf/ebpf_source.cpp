@@ -31,6 +31,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/privilege.h"
 #include "events.h"
 // The skeletons refer to struct rw_config, so events.h comes first.
 #include "file.skel.h"
@@ -1123,11 +1124,11 @@ void EbpfSource::Impl::handle_record(const void* data, size_t size) {
       const auto& r = *static_cast<const rw_priv*>(data);
       user[RW_KIND_PRIV].received++;
       const auto &o = r.old_creds, &n = r.new_creds;
-      bool gained_root = (n.euid == 0 && o.euid != 0) || (n.uid == 0 && o.uid != 0);
+      const CredIds before{o.uid, o.euid, o.gid, o.egid}, after{n.uid, n.euid, n.gid, n.egid};
       bool gained_caps = (n.cap_effective & ~o.cap_effective) != 0;
-      // Group root without effective root (the processor's RW-PRIV-004).
-      bool gained_root_group = o.euid != 0 && ((n.gid == 0 && o.gid != 0) || (n.egid == 0 && o.egid != 0));
-      Priority prio = gained_root || gained_caps || gained_root_group ? Priority::CRITICAL : Priority::NORMAL;
+      Priority prio = gains_root_uid(before, after) || gained_caps || gains_group_root(before, after)
+                          ? Priority::CRITICAL
+                          : Priority::NORMAL;
       bool ok = emitter->emit(prio, [&](schema::Event::Builder ev) {
         fill_envelope(ev, r.env);
         auto p = ev.getKind().initPrivilegeChange();

@@ -12,6 +12,7 @@
 #include <ostream>
 #include <string>
 
+#include "common/privilege.h"
 #include "processor/detect/cred_tracker.h"
 #include "processor/detect/path_normalizer.h"
 #include "processor/detect/sql_lexer.h"
@@ -480,13 +481,13 @@ struct Engine::Impl {
     ++stats.values_inspected;
     if (p.result < 0) return;  // the kernel refused: nothing was gained
     if (p.old_uid == 0 && p.old_euid == 0) return;
-    const bool gains_root = (p.new_uid == 0 && p.old_uid != 0) || (p.new_euid == 0 && p.old_euid != 0);
+    const CredIds before{p.old_uid, p.old_euid, p.old_gid, p.old_egid};
+    const CredIds after{p.new_uid, p.new_euid, p.new_gid, p.new_egid};
+    const bool gains_root = gains_root_uid(before, after);
     const bool gains_caps = (p.new_caps & ~p.old_caps) != 0;
-    // Group root (files and devices owned by group 0) gained without effective root: a set-gid
-    // root binary or a setgid family call that CAP_SETGID alone allowed. With euid 0 the process
-    // could take any group anyway, so root daemons dropping to and regaining group 0 are quiet.
-    const bool gains_root_group = p.old_euid != 0 && ((p.new_gid == 0 && p.old_gid != 0) ||
-                                                      (p.new_egid == 0 && p.old_egid != 0));
+    // Group root (files and devices owned by group 0): a set-gid binary of group root, or a
+    // setgid family call that CAP_SETGID alone allowed. Said once: with uid 0 it is implied.
+    const bool gains_root_group = !gains_root && gains_group_root(before, after);
     if (!gains_root && !gains_caps && !gains_root_group) return;
     const Lists& l = rules.lists;
     bool allowlisted;

@@ -43,7 +43,7 @@ enum class Detector : std::uint8_t {
   privesc_capabilities,       // non-root gains capabilities outside the allowlist
   credential_access,          // a credential file opened by a process not in the readers list
   privesc_unobserved_root,    // a thread seen as non-root is root with no privilege change seen
-  privesc_gid_zero,           // a process with no effective root gains gid/egid 0 outside the allowlist
+  privesc_gid_zero,           // a process with no root id gains gid/egid 0 outside the allowlist
 };
 inline constexpr std::size_t kDetectorCount = 14;
 std::string_view to_string(Detector d);

@@ -221,8 +221,8 @@ TEST_F(Privilege, AllowlistedHelpersAndNonEvents) {
   EXPECT_TRUE(run(p).empty());
 }
 
-// Group root (gid or egid 0) gained without effective root: RW-PRIV-004, not a uid gain.
-TEST_F(Privilege, GroupRootGainedWithoutEffectiveRoot) {
+// Group root (gid or egid 0) gained by a process with no root id: RW-PRIV-004, not a uid gain.
+TEST_F(Privilege, GroupRootGainedWithNoRootId) {
   auto p = base();
   p.syscall = "setresgid";
   p.new_uid = p.new_euid = 1000;
@@ -251,6 +251,16 @@ TEST_F(Privilege, GroupRootGainedWithoutEffectiveRoot) {
   q = p;
   q.old_egid = 0;  // group root already held
   EXPECT_TRUE(run(q).empty());
+  q = p;
+  q.old_gid = 0;  // back to its own real gid 0 (a pod run with gid 0): nothing gained
+  q.old_egid = 1000;
+  q.new_gid = 0;
+  EXPECT_TRUE(run(q).empty()) << joined(run(q));
+  q = base();  // uid 0 and group 0 at once (a 6755 root binary): said once, as the uid gain
+  q.old_gid = q.old_egid = 1000;
+  q.new_gid = q.new_egid = 0;
+  f = run(q);
+  EXPECT_TRUE(has(f, "RW-PRIV-001") && !has(f, "RW-PRIV-004")) << joined(f);
   q = p;
   q.result = -1;  // EPERM
   EXPECT_TRUE(run(q).empty());

@@ -1654,9 +1654,9 @@ TEST_F(EbpfTest, SetgidExecPassesTheNameFiltersAndShowsTheGainedGid) {
 
 // A privilege change that changes a uid passes the name (and cgroup) filters: exec renames a
 // process, so the events around the change may pass a name filter the change itself fails, and
-// the stream must never show a thread's uid changing without the change. One that changes no
-// uid is filtered like any event.
-TEST_F(EbpfTest, UidChangesPassTheNameFilters) {
+// the stream must never show a thread's uid changing without the change. So does one that takes
+// group 0 (a name is the caller's to choose). Any other change is filtered like any event.
+TEST_F(EbpfTest, UidChangesAndGroupRootTakenPassTheNameFilters) {
   rc::EbpfOptions o;
   o.include_comms = {"rw-nobody-such"};
   o.http_capture = false;
@@ -1666,19 +1666,24 @@ TEST_F(EbpfTest, UidChangesPassTheNameFilters) {
   if (child == 0) {
     prctl(PR_SET_NAME, "rwuidfilter");
     if (setresuid(0, 0, 0) != 0) _exit(98);  // no change: filtered by name
-    if (setresuid(65534, 65534, 65534) != 0) _exit(97);
+    if (setresgid(65534, 65534, 65534) != 0) _exit(96);  // groups only, not to 0: filtered
+    if (setresgid(0, 0, 0) != 0) _exit(95);  // group 0 taken: shown
+    if (setresuid(65534, 65534, 65534) != 0) _exit(97);  // shown
     _exit(0);
   }
   RecordingEmitter em;
   ASSERT_TRUE(reap_and_drain(child, *r.source, em));
-  std::vector<std::pair<uint32_t, uint32_t>> changes;  // (old uid, new uid) of the child
+  std::vector<std::string> changes;  // "syscall old->new" of the child's uid or gid
   for (auto& e : em.events) {
     auto ev = e.event();
-    if (ev.getKind().isPrivilegeChange() && ev.getPid() == static_cast<uint32_t>(child))
-      changes.emplace_back(ev.getKind().getPrivilegeChange().getOldUid(), ev.getKind().getPrivilegeChange().getNewUid());
+    if (!ev.getKind().isPrivilegeChange() || ev.getPid() != static_cast<uint32_t>(child)) continue;
+    auto p = ev.getKind().getPrivilegeChange();
+    const bool gid = std::string(p.getSyscall().cStr()) == "setresgid";
+    changes.push_back(std::string(p.getSyscall().cStr()) + " " +
+                      std::to_string(gid ? p.getOldGid() : p.getOldUid()) + "->" +
+                      std::to_string(gid ? p.getNewGid() : p.getNewUid()));
   }
-  ASSERT_EQ(changes.size(), 1u);
-  EXPECT_EQ(changes[0], std::make_pair(0u, 65534u));
+  EXPECT_EQ(changes, (std::vector<std::string>{"setresgid 65534->0", "setresuid 0->65534"}));
 }
 
 // ---- privilege drop ----------------------------------------------------------------------------
